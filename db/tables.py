@@ -1,0 +1,177 @@
+"""Table metadata (SQLAlchemy Core). The migrations own the DDL; this mirrors it for queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Interval,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
+
+metadata = MetaData()
+
+TZ = DateTime(timezone=True)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("profile_links", JSONB, nullable=False),
+    Column("webhook_url", Text),
+    Column("webhook_secret", Text),
+    Column("created_at", TZ, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("key_hash", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("last_used_at", TZ),
+    Column("revoked_at", TZ),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("company", Text),
+    Column("url", Text),
+    Column("location", Text),
+    Column("created_at", TZ, nullable=False),
+)
+
+job_applications = Table(
+    "job_applications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id")),
+    Column("status", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("updated_at", TZ, nullable=False),
+    Column("first_click_timestamp", TZ),
+    Column("last_click_timestamp", TZ),
+    Column("total_clicks", Integer, nullable=False),
+    Column("unique_click_sessions", Integer, nullable=False),
+    Column("most_clicked_link_function", String(100)),
+    Column("engagement_score", Integer, nullable=False),
+    Column("is_high_priority", Boolean, nullable=False),
+)
+
+application_status_history = Table(
+    "application_status_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column("status", Text, nullable=False),
+    Column("changed_at", TZ, nullable=False),
+)
+
+link_tracking = Table(
+    "link_tracking",
+    metadata,
+    Column("tracking_id", String(100), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id")),
+    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column("link_function", String(50), nullable=False),
+    Column("link_type", String(50), nullable=False),
+    Column("original_url", String(1000), nullable=False),
+    Column("redirect_url", String(1000), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("created_by", String(100)),
+    Column("is_active", Boolean, nullable=False),
+    Column("description", Text),
+)
+
+link_clicks = Table(
+    "link_clicks",
+    metadata,
+    Column("click_id", UUID(as_uuid=True), primary_key=True),
+    Column("tracking_id", String(100), ForeignKey("link_tracking.tracking_id"), nullable=False),
+    Column("clicked_at", TZ, nullable=False),
+    Column("ip_address", INET),
+    Column("user_agent", Text),
+    Column("referrer_url", String(1000)),
+    Column("session_id", String(100)),
+    Column("click_source", String(50)),
+    Column("metadata", JSONB, nullable=False),
+    Column("is_bot", Boolean, nullable=False),
+    Column("bot_reason", Text),
+    Column("request_method", String(10), nullable=False),
+)
+
+link_click_analytics = Table(
+    "link_click_analytics",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id")),
+    Column("time_to_first_click", Interval),
+    Column("hours_to_first_click", Numeric(10, 2)),
+    Column("time_between_first_last_click", Interval),
+    Column("hours_between_first_last_click", Numeric(10, 2)),
+    Column("click_sequence", ARRAY(Text)),
+    Column("unique_functions_clicked", Integer),
+    Column("total_click_events", Integer),
+    Column("peak_click_hour", Integer),
+    Column("click_days_of_week", ARRAY(Integer)),
+    Column("engagement_velocity", Numeric(10, 4)),
+    Column("engagement_score", Integer),
+    Column("intent_score", Integer),
+    Column("calculated_at", TZ),
+    Column("created_at", TZ),
+    Column("updated_at", TZ),
+)
+
+application_contacts = Table(
+    "application_contacts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column("email", Text, nullable=False),
+    Column("name", Text),
+    Column("role", Text),
+    Column("created_at", TZ, nullable=False),
+)
+
+engagement_tracking = Table(
+    "engagement_tracking",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "campaign_contact_id",
+        UUID(as_uuid=True),
+        ForeignKey("application_contacts.id"),
+        nullable=False,
+    ),
+    Column("event_type", Text, nullable=False),
+    Column("event_data", JSONB),
+    Column("event_timestamp", TZ, nullable=False),
+    Column("tracking_id", Text),
+    Column("user_agent", Text),
+    Column("ip_address", INET),
+    Column("clicked_url", Text),
+    Column("created_at", TZ, nullable=False),
+)

@@ -1,0 +1,97 @@
+"""The Starlette application: /graphql, /track, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from arq.connections import RedisSettings, create_pool
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from db.engine import make_engine, make_sessionmaker
+from graph.observability import QUEUE_DEPTH, REGISTRY, BodyLimitMiddleware, RequestIdMiddleware
+from graph.schema import schema
+from graph.view import GraphQLView, Resources
+from linkinsights.settings import Settings
+
+log = logging.getLogger("linkinsights.app")
+
+
+def create_app(settings: Settings) -> Starlette:
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError(
+            "create_app needs database_url and redis_url (see linkinsights.embedded)"
+        )
+    view = GraphQLView(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        assert settings.database_url is not None
+        assert settings.redis_url is not None
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        resources = Resources(
+            settings=settings, sessionmaker=make_sessionmaker(engine), redis=redis
+        )
+        view.resources = resources
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        res: Resources = request.app.state.resources
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2):
+                async with res.sessionmaker() as session:
+                    await session.execute(text("SELECT 1"))
+            checks["postgres"] = "ok"
+        except Exception as exc:
+            checks["postgres"] = f"down: {type(exc).__name__}"
+        try:
+            async with asyncio.timeout(2):
+                await res.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"down: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    async def metrics(request: Request) -> Response:
+        res: Resources = request.app.state.resources
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                QUEUE_DEPTH.set(await res.redis.zcard(settings.queue_name))
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/graphql", view, methods=["GET", "POST"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+    )

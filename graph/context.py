@@ -1,0 +1,45 @@
+"""The typed per-request context: settings, sessionmaker, the viewer and the loaders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.apikeys import grants
+from graph.errors import Forbidden, Unauthenticated
+from linkinsights.settings import Settings
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
+    from graph.dataloaders import Loaders
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    account_id: uuid.UUID
+    key_id: uuid.UUID
+    scopes: frozenset[str]
+    timezone: str
+
+
+@dataclass
+class Context:
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: ArqRedis
+    viewer: Viewer | None
+    loaders: Loaders
+    request: Any = None
+    response: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def require(self, scope: str = "read") -> Viewer:
+        if self.viewer is None:
+            raise Unauthenticated("Send an API key: Authorization: Bearer <key>")
+        if not grants(self.viewer.scopes, scope):
+            raise Forbidden(f"This API key lacks the '{scope}' scope")
+        return self.viewer

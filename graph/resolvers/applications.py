@@ -1,0 +1,122 @@
+"""Root fields over applications and jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from db import applications as app_db
+from db.applications import ApplicationFilter as DbFilter
+from graph.context import Context
+from graph.relay import Connection, build_connection, check_first, decode_cursor, encode_cursor
+from graph.types.application import Application, Job
+from graph.types.common import ApplicationStatus, require_uuid
+
+
+@strawberry.input(description="The seed 000 filters: application date range and status.")
+class AnalyticsFilter:
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    status: ApplicationStatus | None = None
+
+
+@strawberry.input
+class ApplicationFilter:
+    status: ApplicationStatus | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    min_engagement_score: int | None = None
+    high_priority: bool | None = None
+
+
+@strawberry.enum
+class ApplicationOrder(Enum):
+    APPLIED_AT_DESC = "APPLIED_AT_DESC"
+    APPLIED_AT_ASC = "APPLIED_AT_ASC"
+    ENGAGEMENT_SCORE_DESC = "ENGAGEMENT_SCORE_DESC"
+    LAST_CLICK_DESC = "LAST_CLICK_DESC"
+
+
+def to_db_filter(flt: ApplicationFilter | None) -> DbFilter | None:
+    if flt is None:
+        return None
+    return DbFilter(
+        status=flt.status.value if flt.status else None,
+        start_date=flt.start_date,
+        end_date=flt.end_date,
+        min_engagement_score=flt.min_engagement_score,
+        high_priority=flt.high_priority,
+    )
+
+
+def _sort_value(row: app_db.ApplicationRow, order: str) -> object:
+    if order in ("APPLIED_AT_DESC", "APPLIED_AT_ASC"):
+        return row.created_at.isoformat()
+    if order == "ENGAGEMENT_SCORE_DESC":
+        return row.engagement_score
+    return None if row.last_click_timestamp is None else row.last_click_timestamp.isoformat()
+
+
+def _parse_sort_value(value: object, order: str) -> object:
+    if value is None or order == "ENGAGEMENT_SCORE_DESC":
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+@strawberry.type
+class ApplicationQueries:
+    @strawberry.field(description="The caller's applications, newest first by default.")
+    async def applications(
+        self,
+        info: strawberry.Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        filter: ApplicationFilter | None = None,
+        order_by: ApplicationOrder = ApplicationOrder.APPLIED_AT_DESC,
+    ) -> Connection[Application]:
+        ctx = info.context
+        viewer = ctx.require("read")
+        check_first(first, maximum=ctx.settings.max_page_size)
+        order = order_by.value if isinstance(order_by, ApplicationOrder) else str(order_by)
+        keyset = None
+        if after is not None:
+            value, last_id = decode_cursor(after, length=2)
+            keyset = (_parse_sort_value(value, order), require_uuid(str(last_id), field="after"))
+        db_filter = to_db_filter(filter)
+        async with ctx.sessionmaker() as session:
+            rows = await app_db.list_applications(
+                session,
+                account_id=viewer.account_id,
+                first=first,
+                after=keyset,
+                flt=db_filter,
+                order=order,
+            )
+            total = await app_db.count_applications(
+                session, account_id=viewer.account_id, flt=db_filter
+            )
+        for row in rows:
+            ctx.loaders.application_by_id.prime(row.id, row)
+        return build_connection(
+            [Application(row=r) for r in rows],
+            [encode_cursor([_sort_value(r, order), str(r.id)]) for r in rows],
+            first=first,
+            total_count=total,
+            has_previous=after is not None,
+        )
+
+    @strawberry.field
+    async def application(
+        self, info: strawberry.Info[Context, None], id: strawberry.ID
+    ) -> Application | None:
+        info.context.require("read")
+        row = await info.context.loaders.application_by_id.load(require_uuid(id, field="id"))
+        return None if row is None else Application(row=row)
+
+    @strawberry.field
+    async def job(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Job | None:
+        info.context.require("read")
+        row = await info.context.loaders.job_by_id.load(require_uuid(id, field="id"))
+        return None if row is None else Job(row=row)

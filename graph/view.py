@@ -1,0 +1,208 @@
+"""The /graphql endpoint: authentication, rate limits, error shaping, orjson responses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from arq.connections import ArqRedis
+from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql.error import GraphQLSyntaxError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from db import accounts as accounts_db
+from domain.apikeys import hash_key, looks_like_key
+from graph.context import Context, Viewer
+from graph.dataloaders import Loaders
+from graph.errors import AppError, RateLimited, Unauthenticated
+from graph.observability import GRAPHQL_ERRORS
+from graph.ratelimit import hit
+from linkinsights.settings import Settings
+
+log = logging.getLogger("linkinsights.graphql")
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: ArqRedis
+
+
+def error_body(exc: AppError) -> dict[str, Any]:
+    return {"data": None, "errors": [{"message": exc.message, "extensions": exc.extensions}]}
+
+
+def _is_introspection_only(query: str) -> bool:
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if not operations or any(op.operation.value != "query" for op in operations):
+        return False
+    for op in operations:
+        for selection in op.selection_set.selections:
+            name = getattr(getattr(selection, "name", None), "value", "")
+            if not name.startswith("__"):
+                return False
+    return True
+
+
+class GraphQLView(GraphQL[Context, None]):
+    resources: Resources | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        response: Response
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        except AppError as exc:
+            GRAPHQL_ERRORS.labels(code=exc.code).inc()
+            headers = {}
+            if isinstance(exc, RateLimited):
+                headers["Retry-After"] = str(exc.retry_after)
+            if isinstance(exc, Unauthenticated):
+                headers["WWW-Authenticate"] = "Bearer"
+            response = Response(
+                orjson.dumps(error_body(exc)),
+                status_code=exc.http_status if exc.http_status != 200 else 400,
+                media_type="application/json",
+                headers=headers,
+            )
+        await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        assert self.resources is not None, "the lifespan sets the resources"
+        res = self.resources
+        viewer = await self._authenticate(request)
+        loaders = Loaders.create(res.sessionmaker, viewer.account_id if viewer else _NO_ACCOUNT)
+        return Context(
+            settings=res.settings,
+            sessionmaker=res.sessionmaker,
+            redis=res.redis,
+            viewer=viewer,
+            loaders=loaders,
+            request=request,
+            response=response,
+        )
+
+    async def _authenticate(self, request: Request | WebSocket) -> Viewer | None:
+        res = self.resources
+        assert res is not None
+        client_ip = request.client.host if request.client else "unknown"
+        header = request.headers.get("authorization", "")
+        if not header:
+            if isinstance(request, WebSocket) or request.method == "GET":
+                return None  # the GraphiQL page; queries via GET are disabled
+            body = await request.body() if isinstance(request, Request) else b""
+            query = ""
+            try:
+                payload = orjson.loads(body) if body else {}
+                query = payload.get("query", "") if isinstance(payload, dict) else ""
+            except orjson.JSONDecodeError:
+                pass
+            if isinstance(query, str) and query and _is_introspection_only(query):
+                await hit(
+                    res.redis,
+                    bucket=f"ip:{client_ip}",
+                    limit=res.settings.rate_limit_per_ip_per_minute,
+                )
+                return None
+            raise Unauthenticated("Send an API key: Authorization: Bearer <key>")
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise Unauthenticated("Use the form Authorization: Bearer <key>")
+        if not looks_like_key(key):
+            await hit(
+                res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
+            )
+            raise Unauthenticated("Unknown or revoked API key")
+        async with res.sessionmaker() as session:
+            row = await accounts_db.find_key(session, key_hash=hash_key(key))
+            if row is None or row.revoked_at is not None:
+                await hit(
+                    res.redis,
+                    bucket=f"ip:{client_ip}",
+                    limit=res.settings.rate_limit_per_ip_per_minute,
+                )
+                raise Unauthenticated("Unknown or revoked API key")
+            if row.last_used_at is None or _stale(row.last_used_at):
+                await accounts_db.touch_key(session, key_id=row.id)
+                await session.commit()
+        await hit(
+            res.redis, bucket=f"key:{row.id}", limit=res.settings.rate_limit_per_key_per_minute
+        )
+        return Viewer(
+            account_id=row.account_id,
+            key_id=row.id,
+            scopes=frozenset(row.scopes),
+            timezone=row.timezone,
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            data["errors"] = [self._format_error(e) for e in result.errors]
+        if result.extensions:
+            data["extensions"] = result.extensions
+        return data
+
+    def _format_error(self, error: GraphQLError) -> dict[str, Any]:
+        original = error.original_error
+        formatted: dict[str, Any] = dict(error.formatted)
+        if isinstance(original, AppError):
+            formatted["message"] = original.message
+            formatted["extensions"] = dict(original.extensions)
+        elif original is None or isinstance(original, StrawberryGraphQLError | GraphQLError):
+            # Parse and validation errors (depth, aliases, tokens, unknown fields, bad variables).
+            extensions = dict(formatted.get("extensions") or {})
+            extensions.setdefault("code", "BAD_USER_INPUT")
+            formatted["extensions"] = extensions
+        else:
+            log.error(
+                "unhandled error in %s",
+                ".".join(str(p) for p in error.path or []),
+                exc_info=(type(original), original, original.__traceback__),
+            )
+            formatted = {
+                "message": "Internal server error",
+                "locations": formatted.get("locations"),
+                "path": formatted.get("path"),
+                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+            }
+        GRAPHQL_ERRORS.labels(code=formatted["extensions"]["code"]).inc()
+        return formatted
+
+
+def _stale(when: Any) -> bool:
+    from datetime import UTC, datetime, timedelta
+
+    return bool(datetime.now(UTC) - when > timedelta(minutes=1))
+
+
+_NO_ACCOUNT = __import__("uuid").UUID(int=0)

@@ -1,0 +1,3 @@
+from linkinsights.cli import main
+
+main()

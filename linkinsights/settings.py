@@ -1,0 +1,67 @@
+"""Typed configuration, read once from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Services. Leave both unset to get the embedded PostgreSQL and Redis under `data_dir`.
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".data")
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base of the tracked redirect URLs handed out, e.g. https://go.example.com",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client IP from X-Forwarded-For (only behind a trusted proxy)",
+    )
+    session_cookie_name: str = "li_sid"
+    dashboard_hosts: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+
+    # GraphQL limits
+    max_query_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_body_bytes: int = 100_000
+    max_page_size: int = 200
+
+    # Rate limits (seed 002 defaults: 100 analytics queries per minute per key,
+    # 1000 requests per minute per IP). 0 disables a limit.
+    rate_limit_per_key_per_minute: int = 100
+    rate_limit_per_ip_per_minute: int = 1000
+
+    # Jobs
+    queue_name: str = "linkinsights:queue"
+    nightly_cron: str = "0 2 * * *"
+    analytics_chunk_size: int = 20_000
+    worker_health_check_interval: int = 30
+    worker_max_jobs: int = 4
+    job_timeout_seconds: int = 600
+    ip_retention_days: int = 90
+
+    # Predictions
+    high_priority_threshold: int = 70
+    outcome_age_days: int = 21
+    calibration_prior_strength: float = 10.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 5
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

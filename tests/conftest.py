@@ -1,0 +1,224 @@
+"""Test fixtures on real services (STYLE 11).
+
+PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when set, otherwise from the embedded
+default under .data/test. Each test session migrates a database of its own and drops it at
+the end; tests isolate by account (every test makes fresh accounts), which is also how the
+product isolates its users.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from db import accounts as accounts_db
+from db.engine import make_engine, make_sessionmaker
+from db.migrate import upgrade
+from domain.apikeys import generate_key
+from linkinsights.embedded import start_services
+from linkinsights.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> Iterator[tuple[str, str]]:
+    svc = start_services(
+        database_url=os.environ.get("DATABASE_URL") or None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        data_dir=ROOT / ".data" / "test",
+    )
+    try:
+        yield svc.database_url, svc.redis_url
+    finally:
+        svc.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(service_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A fresh, migrated database on the server, dropped after the session."""
+    server_url = _plain(service_urls[0])
+    name = f"li_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, _ = server_url.rpartition("/")
+    url = f"{base}/{name}"
+    await upgrade(url)
+    yield url
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(service_urls: tuple[str, str]) -> str:
+    return service_urls[1]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        queue_name=f"linkinsights-test-{uuid.uuid4().hex[:8]}",
+        rate_limit_per_key_per_minute=100_000,
+        rate_limit_per_ip_per_minute=100_000,
+        data_dir=ROOT / ".data" / "test",
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(database_url, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def account_id(sessionmaker: async_sessionmaker[AsyncSession]) -> uuid.UUID:
+    return await create_account(sessionmaker)
+
+
+async def create_account(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    name: str = "Test account",
+    timezone: str = "UTC",
+    **kw: Any,
+) -> uuid.UUID:
+    async with sessionmaker() as session, session.begin():
+        return (await accounts_db.create_account(session, name=name, timezone=timezone, **kw)).id
+
+
+async def create_key(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: uuid.UUID,
+    scopes: tuple[str, ...] = ("read", "write"),
+) -> str:
+    new = generate_key()
+    async with sessionmaker() as session, session.begin():
+        await accounts_db.create_api_key(
+            session,
+            account_id=account_id,
+            name="test",
+            prefix=new.prefix,
+            key_hash=new.key_hash,
+            scopes=scopes,
+        )
+    return new.key
+
+
+@pytest.fixture
+def make_account(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[..., Awaitable[uuid.UUID]]:
+    async def make(**kw: Any) -> uuid.UUID:
+        return await create_account(sessionmaker, **kw)
+
+    return make
+
+
+@pytest.fixture
+def make_key(sessionmaker: async_sessionmaker[AsyncSession]) -> Callable[..., Awaitable[str]]:
+    async def make(account_id: uuid.UUID, scopes: tuple[str, ...] = ("read", "write")) -> str:
+        return await create_key(sessionmaker, account_id, scopes)
+
+    return make
+
+
+@pytest.fixture
+async def api_key(sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID) -> str:
+    return await create_key(sessionmaker, account_id, ("read", "write"))
+
+
+def build_app(settings: Settings) -> Starlette:
+    from graph.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = build_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class GraphQLClient:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str
+    ) -> dict[str, Any]:
+        response = await self.post(query, variables, key=key)
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(app: Starlette) -> Iterator[StatementCounter]:
+    """Counts the SQL statements the app's engine sends while the test runs."""
+    engine = app.state.resources.sessionmaker.kw["bind"]
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    try:
+        yield counter
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", counter)
