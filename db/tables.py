@@ -175,3 +175,59 @@ engagement_tracking = Table(
     Column("clicked_url", Text),
     Column("created_at", TZ, nullable=False),
 )
+
+analytics_runs = Table(
+    "analytics_runs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id")),
+    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column("as_of", TZ),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("enqueued_at", TZ, nullable=False),
+    Column("started_at", TZ),
+    Column("finished_at", TZ),
+    Column("chunks_total", Integer, nullable=False),
+    Column("chunks_done", Integer, nullable=False),
+    Column("applications_processed", Integer, nullable=False),
+    Column("error", Text),
+)
+
+analytics_run_chunks = Table(
+    "analytics_run_chunks",
+    metadata,
+    Column("run_id", UUID(as_uuid=True), ForeignKey("analytics_runs.id"), primary_key=True),
+    Column("chunk_no", Integer, primary_key=True),
+    Column("applications", Integer, nullable=False),
+    Column("finished_at", TZ),
+)
+
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recommended_action", Text),
+    Column("engagement_score", Integer),
+    Column("created_at", TZ, nullable=False),
+    Column("due_at", TZ, nullable=False),
+    Column("completed_at", TZ),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("follow_up_id", UUID(as_uuid=True), ForeignKey("follow_ups.id")),
+    Column("url", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("succeeded", Boolean, nullable=False),
+    Column("created_at", TZ, nullable=False),
+)
