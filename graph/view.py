@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -199,10 +201,9 @@ class GraphQLView(GraphQL[Context, None]):
         return formatted
 
 
-def _stale(when: Any) -> bool:
-    from datetime import UTC, datetime, timedelta
-
-    return bool(datetime.now(UTC) - when > timedelta(minutes=1))
+def _stale(when: datetime) -> bool:
+    return datetime.now(UTC) - when > timedelta(minutes=1)
 
 
-_NO_ACCOUNT = __import__("uuid").UUID(int=0)
+# Loaders of an unauthenticated (introspection-only) request match no account's rows.
+_NO_ACCOUNT = uuid.UUID(int=0)

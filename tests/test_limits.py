@@ -1,0 +1,284 @@
+"""Query limits (depth, aliases, tokens, body, page size), error masking, rate limits (§7, §9)."""
+
+from __future__ import annotations
+
+import logging
+import types
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import orjson
+from conftest import build_app
+
+import db.applications
+import graph.ratelimit
+from graph.relay import encode_cursor
+from linkinsights.settings import Settings
+
+COUNT = "{ applications(first: 1) { totalCount } }"
+
+
+def _nested(depth: int) -> str:
+    """A query whose deepest field sits `depth` selection sets below the root.
+
+    The schema is shallow today, so below `job` the fields are made up: the depth limiter
+    reads the document, not the schema, and must refuse it before any validation detail.
+    """
+    real = ["applications(first: 1)", "edges", "node", "job"]
+    names = (real + [f"f{i}" for i in range(depth)])[:depth]
+    return "{ " + " { ".join(names) + " { id" + " }" * depth + " }"
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application = build_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("198.51.100.9", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+# --- depth ----------------------------------------------------------------------------
+
+
+async def test_query_within_depth_runs(gql, api_key):
+    body = await gql(
+        "{ applications(first: 1) { edges { node { job { title } statusHistory { status } } } } }",
+        key=api_key,
+    )
+    assert body == {"data": {"applications": {"edges": []}}}
+
+
+async def test_query_deeper_than_limit_is_refused(gql, api_key, settings):
+    assert settings.max_query_depth == 10
+    response = await gql.post(_nested(11), key=api_key)
+    body = response.json()
+    assert body.get("data") is None
+    depth_errors = [e for e in body["errors"] if "depth" in e["message"]]
+    assert [e["message"] for e in depth_errors] == [
+        "'anonymous' exceeds maximum operation depth of 10"
+    ]
+    assert depth_errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_depth_limit_counts_through_fragments(gql, api_key):
+    inner = " { ".join(f"f{i}" for i in range(10)) + " { id" + " }" * 10
+    query = (
+        "query Deep { applications(first: 1) { ...E } }\n"
+        f"fragment E on ApplicationConnection {{ edges {{ node {{ job {{ {inner} }} }} }} }}"
+    )
+    body = (await gql.post(query, key=api_key)).json()
+    messages = [e["message"] for e in body["errors"]]
+    assert "'Deep' exceeds maximum operation depth of 10" in messages
+    assert all(e["extensions"]["code"] == "BAD_USER_INPUT" for e in body["errors"])
+
+
+async def test_depth_at_the_limit_is_not_a_depth_error(gql, api_key):
+    body = (await gql.post(_nested(10), key=api_key)).json()
+    # Still invalid (made-up fields), but not for its depth.
+    assert body["errors"]
+    assert not [e for e in body["errors"] if "depth" in e["message"]]
+
+
+# --- aliases and tokens ------------------------------------------------------------------
+
+
+def _aliases(n: int) -> str:
+    return (
+        "{ " + " ".join(f"a{i}: applications(first: 1) {{ totalCount }}" for i in range(n)) + " }"
+    )
+
+
+async def test_fifteen_aliases_are_fine(gql, api_key):
+    body = await gql(_aliases(15), key=api_key)
+    assert "errors" not in body
+    assert body["data"] == {f"a{i}": {"totalCount": 0} for i in range(15)}
+
+
+async def test_too_many_aliases_are_refused(gql, api_key, settings):
+    assert settings.max_aliases == 15
+    body = await gql(_aliases(16), key=api_key)
+    assert body.get("data") is None
+    assert len(body["errors"]) == 1
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "15" in error["message"]
+    assert "alias" in error["message"].lower()
+
+
+async def test_too_many_tokens_are_refused(gql, api_key, settings):
+    assert settings.max_tokens == 2000
+    query = "{ applications(first: 1) { " + "totalCount " * 2000 + "} }"
+    assert len(query.encode()) < settings.max_body_bytes  # the token limit, not the body limit
+    body = await gql(query, key=api_key)
+    assert body.get("data") is None
+    assert len(body["errors"]) == 1
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "2000 tokens" in error["message"]
+
+
+# --- body size ---------------------------------------------------------------------------
+
+
+async def test_body_over_limit_is_413(client, api_key, settings):
+    assert settings.max_body_bytes == 100_000
+    payload = orjson.dumps({"query": COUNT, "variables": {"pad": "x" * 100_000}})
+    assert len(payload) > 100_000
+    response = await client.post(
+        "/graphql",
+        content=payload,
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "maxBytes": 100_000}
+    assert "100000 bytes" in error["message"]
+
+
+async def test_streamed_body_over_limit_is_413(client, api_key):
+    """Without a Content-Length the limit is enforced while reading."""
+    chunk = b" " * 30_000
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"query": "' + COUNT.encode() + b'"'
+        for _ in range(4):
+            yield chunk
+        yield b"}"
+
+    response = await client.post(
+        "/graphql",
+        content=body(),
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_body_just_under_limit_is_served(client, api_key):
+    base = orjson.dumps({"query": COUNT, "variables": {"pad": ""}})
+    payload = orjson.dumps({"query": COUNT, "variables": {"pad": "x" * (100_000 - len(base))}})
+    assert len(payload) == 100_000
+    response = await client.post(
+        "/graphql",
+        content=payload,
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": {"applications": {"totalCount": 0}}}
+
+
+# --- page size and cursors -----------------------------------------------------------------
+
+
+async def test_first_over_200_is_refused(gql, api_key):
+    body = await gql("{ applications(first: 201) { totalCount } }", key=api_key)
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
+    assert "`first`" in error["message"]
+    assert "200" in error["message"]
+
+
+async def test_first_200_is_fine(gql, api_key):
+    body = await gql("{ applications(first: 200) { totalCount } }", key=api_key)
+    assert body == {"data": {"applications": {"totalCount": 0}}}
+
+
+async def test_negative_first_is_refused(gql, api_key):
+    body = await gql("{ applications(first: -1) { totalCount } }", key=api_key)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
+
+
+CURSOR_QUERY = "query($after: String) { applications(first: 5, after: $after) { totalCount } }"
+
+
+async def test_malformed_cursor_is_refused(gql, api_key):
+    for cursor in (
+        "not a cursor!",
+        encode_cursor(["only one value"]),
+        encode_cursor(["2026-01-01T00:00:00+00:00", "not-a-uuid"]),
+    ):
+        body = await gql(CURSOR_QUERY, {"after": cursor}, key=api_key)
+        assert body["data"] is None, cursor
+        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
+async def test_cursor_with_bad_sort_value_is_refused(gql, api_key):
+    query = (
+        "query($after: String, $order: ApplicationOrder!) {"
+        " applications(first: 5, after: $after, orderBy: $order) { totalCount } }"
+    )
+    some_id = "00000000-0000-4000-8000-000000000000"
+    for order, cursor in (
+        ("APPLIED_AT_DESC", encode_cursor([1, some_id])),
+        ("ENGAGEMENT_SCORE_DESC", encode_cursor(["abc", some_id])),
+    ):
+        body = await gql(query, {"after": cursor, "order": order}, key=api_key)
+        assert body["data"] is None, order
+        assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
+# --- masking -----------------------------------------------------------------------------
+
+
+async def test_unexpected_exception_is_masked(gql, api_key, monkeypatch, caplog):
+    async def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(db.applications, "list_applications", boom)
+    with caplog.at_level(logging.ERROR, logger="linkinsights.graphql"):
+        response = await gql.post("{ applications(first: 1) { totalCount } }", key=api_key)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"] == [
+        {
+            "message": "Internal server error",
+            "locations": [{"line": 1, "column": 3}],
+            "path": ["applications"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
+    ]
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+    # ...while the operator still gets the detail in the log.
+    logged = [
+        r
+        for r in caplog.records
+        if r.name == "linkinsights.graphql" and r.exc_info and "secret" in str(r.exc_info[1])
+    ]
+    assert len(logged) == 1
+
+
+# --- rate limits -------------------------------------------------------------------------
+
+
+async def test_rate_limit_per_key(settings, make_account, make_key, monkeypatch):
+    # A fixed clock 30 s into a window: the four requests share it and the retry time is exact.
+    now = 1_700_000_010
+    assert now % 60 == 30
+    monkeypatch.setattr(graph.ratelimit, "time", types.SimpleNamespace(time=lambda: now))
+    limited = settings.model_copy(update={"rate_limit_per_key_per_minute": 3})
+    account = await make_account(name="rate limited")
+    key = await make_key(account)
+    other = await make_key(account)
+    async with running_app(limited) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        for _ in range(3):
+            ok = await client.post("/graphql", json={"query": COUNT}, headers=headers)
+            assert ok.status_code == 200
+            assert ok.json() == {"data": {"applications": {"totalCount": 0}}}
+        refused = await client.post("/graphql", json={"query": COUNT}, headers=headers)
+        assert refused.status_code == 429
+        error = refused.json()["errors"][0]
+        assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 30}
+        assert refused.headers["Retry-After"] == "30"
+        # The limit is per key: another key of the same account still gets through.
+        fresh = await client.post(
+            "/graphql", json={"query": COUNT}, headers={"Authorization": f"Bearer {other}"}
+        )
+        assert fresh.status_code == 200
