@@ -1,0 +1,158 @@
+"""SQL for application contacts and their email events (seed 004 `engagement_tracking`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.tables import application_contacts, engagement_tracking, job_applications
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    id: uuid.UUID
+    application_id: uuid.UUID
+    email: str
+    name: str | None
+    role: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmailEventRow:
+    id: uuid.UUID
+    contact_id: uuid.UUID
+    event_type: str
+    event_data: dict[str, Any] | None
+    event_timestamp: datetime
+    tracking_id: str | None
+    user_agent: str | None
+    ip_address: str | None
+    clicked_url: str | None
+    created_at: datetime
+
+
+def contact_row(row: Any) -> ContactRow:
+    return ContactRow(
+        id=row.id,
+        application_id=row.application_id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        created_at=row.created_at,
+    )
+
+
+async def add_contact(
+    session: AsyncSession,
+    *,
+    application_id: uuid.UUID,
+    email: str,
+    name: str | None,
+    role: str | None,
+) -> ContactRow:
+    row = (
+        await session.execute(
+            insert(application_contacts)
+            .values(
+                id=uuid.uuid4(), application_id=application_id, email=email, name=name, role=role
+            )
+            .returning(*application_contacts.c)
+        )
+    ).one()
+    return contact_row(row)
+
+
+async def contacts_by_application(
+    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[ContactRow]]:
+    c = application_contacts.c
+    rows = (
+        await session.execute(
+            select(application_contacts)
+            .join(job_applications, job_applications.c.id == c.application_id)
+            .where(job_applications.c.account_id == account_id, c.application_id.in_(ids))
+            .order_by(c.application_id, c.created_at, c.id)
+        )
+    ).all()
+    out: dict[uuid.UUID, list[ContactRow]] = defaultdict(list)
+    for r in rows:
+        out[r.application_id].append(contact_row(r))
+    return out
+
+
+async def contact_of_account(
+    session: AsyncSession, *, account_id: uuid.UUID, contact_id: uuid.UUID
+) -> ContactRow | None:
+    c = application_contacts.c
+    row = (
+        await session.execute(
+            select(application_contacts)
+            .join(job_applications, job_applications.c.id == c.application_id)
+            .where(job_applications.c.account_id == account_id, c.id == contact_id)
+        )
+    ).one_or_none()
+    return None if row is None else contact_row(row)
+
+
+async def insert_email_event(
+    session: AsyncSession,
+    *,
+    contact_id: uuid.UUID,
+    event_type: str,
+    event_data: dict[str, Any] | None,
+    event_timestamp: datetime | None,
+    tracking_id: str | None,
+    user_agent: str | None,
+    ip_address: str | None,
+    clicked_url: str | None,
+) -> EmailEventRow:
+    e = engagement_tracking.c
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "campaign_contact_id": contact_id,
+        "event_type": event_type,
+        "event_data": event_data,
+        "tracking_id": tracking_id,
+        "user_agent": user_agent,
+        "ip_address": ip_address,
+        "clicked_url": clicked_url,
+    }
+    if event_timestamp is not None:
+        values["event_timestamp"] = event_timestamp
+    row = (
+        await session.execute(
+            insert(engagement_tracking)
+            .values(**values)
+            .returning(
+                e.id,
+                e.campaign_contact_id,
+                e.event_type,
+                e.event_data,
+                e.event_timestamp,
+                e.tracking_id,
+                e.user_agent,
+                func.host(e.ip_address).label("ip_address"),
+                e.clicked_url,
+                e.created_at,
+            )
+        )
+    ).one()
+    return EmailEventRow(
+        id=row.id,
+        contact_id=row.campaign_contact_id,
+        event_type=row.event_type,
+        event_data=row.event_data,
+        event_timestamp=row.event_timestamp,
+        tracking_id=row.tracking_id,
+        user_agent=row.user_agent,
+        ip_address=row.ip_address,
+        clicked_url=row.clicked_url,
+        created_at=row.created_at,
+    )

@@ -1,0 +1,116 @@
+"""SQL for tracked links (seed 002 `link_tracking`). Every read is scoped to an account."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.tables import link_tracking
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    tracking_id: str
+    account_id: uuid.UUID
+    job_id: uuid.UUID | None
+    application_id: uuid.UUID | None
+    link_function: str
+    link_type: str
+    original_url: str
+    redirect_url: str
+    created_at: datetime
+    created_by: str | None
+    is_active: bool
+    description: str | None
+
+
+def link_row(row: Any) -> LinkRow:
+    return LinkRow(**{name: getattr(row, name) for name in LinkRow.__slots__})
+
+
+async def create_link(
+    session: AsyncSession,
+    *,
+    tracking_id: str,
+    account_id: uuid.UUID,
+    job_id: uuid.UUID | None,
+    application_id: uuid.UUID | None,
+    link_function: str,
+    link_type: str,
+    original_url: str,
+    redirect_url: str,
+    description: str | None,
+    created_by: str = "api",
+) -> LinkRow | None:
+    """The new link, or None when the tracking id is taken (the caller draws another)."""
+    row = (
+        await session.execute(
+            insert(link_tracking)
+            .values(
+                tracking_id=tracking_id,
+                account_id=account_id,
+                job_id=job_id,
+                application_id=application_id,
+                link_function=link_function,
+                link_type=link_type,
+                original_url=original_url,
+                redirect_url=redirect_url,
+                description=description,
+                created_by=created_by,
+            )
+            .on_conflict_do_nothing(index_elements=["tracking_id"])
+            .returning(*link_tracking.c)
+        )
+    ).one_or_none()
+    return None if row is None else link_row(row)
+
+
+async def links_by_tracking_ids(
+    session: AsyncSession, *, account_id: uuid.UUID, ids: list[str]
+) -> dict[str, LinkRow]:
+    lt = link_tracking.c
+    rows = (
+        await session.execute(
+            select(link_tracking).where(lt.account_id == account_id, lt.tracking_id.in_(ids))
+        )
+    ).all()
+    return {r.tracking_id: link_row(r) for r in rows}
+
+
+async def links_by_application(
+    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[LinkRow]]:
+    lt = link_tracking.c
+    rows = (
+        await session.execute(
+            select(link_tracking)
+            .where(lt.account_id == account_id, lt.application_id.in_(ids))
+            .order_by(lt.application_id, lt.created_at, lt.tracking_id)
+        )
+    ).all()
+    out: dict[uuid.UUID, list[LinkRow]] = defaultdict(list)
+    for r in rows:
+        out[r.application_id].append(link_row(r))
+    return out
+
+
+async def set_link_active(
+    session: AsyncSession, *, account_id: uuid.UUID, tracking_id: str, active: bool
+) -> LinkRow | None:
+    lt = link_tracking.c
+    row = (
+        await session.execute(
+            update(link_tracking)
+            .where(lt.account_id == account_id, lt.tracking_id == tracking_id)
+            .values(is_active=active)
+            .returning(*link_tracking.c)
+        )
+    ).one_or_none()
+    return None if row is None else link_row(row)

@@ -1,0 +1,398 @@
+"""`GET /track/{tracking_id}` (SPEC §3): record the click, 302 to the stored URL.
+
+The redirect waits on one round trip: a single statement that looks the active link up by
+its primary key and inserts the click (db.clicks.record_redirects), on a raw asyncpg pool
+made in the lifespan (no ORM session, no explicit transaction). Redirects arriving together
+share that statement (ClickWriter), so under load one commit serves many clicks; each is
+answered only once its own row is committed. The bot verdict of the
+request (HEAD, crawler agent, email-security referrer) is decided before that statement, in
+memory; the scanner-burst check, which needs the client's neighbouring clicks, runs after the
+response has been sent (a Starlette background task).
+
+`/track` is public and tells nothing but the redirect: an unknown or inactive id is a bare
+404, and the Location is always the stored `original_url`, whatever the request says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import re
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from db import clicks as clicks_db
+from db.engine import async_url
+from domain.bots import BURST_WINDOW, classify_request, find_scanner_bursts
+from domain.sources import detect_click_source, extract_utm
+from graph.observability import REDIRECTS
+from linkinsights.settings import Settings
+
+log = logging.getLogger("linkinsights.track")
+
+SESSION_MAX_AGE: Final = 365 * 24 * 3600
+_SESSION_VALUE: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_MAX_TRACKING_ID: Final = 100
+_MAX_REFERRER: Final = 1000
+_MAX_USER_AGENT: Final = 2000
+_NOT_FOUND_BODY: Final = "Not Found"
+
+
+def parse_ip(value: str | None) -> str | None:
+    """A valid IP address in canonical text form, or None."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request: Request, *, trust_forwarded_for: bool) -> str | None:
+    """The socket peer; behind a trusted proxy, the address that proxy appended last."""
+    if trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            for part in reversed(forwarded.split(",")):
+                ip = parse_ip(part)
+                if ip is not None:
+                    return ip
+    return parse_ip(request.client.host) if request.client else None
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    if not value:
+        return None
+    value = value.replace("\x00", "").strip()
+    return value[:limit] or None
+
+
+def _plain_dsn(url: str) -> str:
+    return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+Pending = tuple[clicks_db.RedirectClick, "asyncio.Future[clicks_db.RedirectHit | None]"]
+
+
+class ClickWriter:
+    """Coalesces concurrent redirects into batched lookup-and-insert statements.
+
+    A few flusher tasks each take whatever redirects are waiting and write them in one
+    statement; each redirect waits for its own row to be committed before it is answered, so
+    nothing is acknowledged that is not stored. With little traffic a batch is one click and
+    costs one round trip; under load, one round trip and one commit serve many clicks.
+    """
+
+    def __init__(self, pool: Any, *, flushers: int = 4, max_batch: int = 256) -> None:
+        self.pool = pool
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._flush_forever()) for _ in range(flushers)]
+
+    async def record(self, click: clicks_db.RedirectClick) -> clicks_db.RedirectHit | None:
+        future: asyncio.Future[clicks_db.RedirectHit | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._queue.put_nowait((click, future))
+        return await future
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(ConnectionError("the click writer stopped"))
+
+    async def _flush_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._write(batch)
+
+    async def _write(self, batch: list[Pending]) -> None:
+        try:
+            hits = await clicks_db.record_redirects(self.pool, [c for c, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(ConnectionError("the click writer stopped"))
+            raise
+        except Exception as exc:
+            if len(batch) > 1:
+                # One bad row (a link deleted mid-flight) must not fail its neighbours.
+                for one in batch:
+                    await self._write([one])
+                return
+            _, future = batch[0]
+            if not future.done():
+                future.set_exception(exc)
+            return
+        for click, future in batch:
+            if not future.done():
+                future.set_result(hits.get(click.click_id))
+
+
+BurstCheck = tuple[uuid.UUID, clicks_db.BurstClient, datetime, "asyncio.Future[None]"]
+
+
+class BurstChecker:
+    """Runs the scanner-burst check of many redirects together, a moment after they happened.
+
+    One flusher waits `delay` after the first pending check (so clicks racing each other have
+    committed), then looks up the neighbouring clicks of every pending (application, client)
+    in one statement and flags every burst found in one UPDATE. Off the redirect's path: the
+    redirect has been answered before its check is even queued.
+    """
+
+    def __init__(self, pool: Any, *, delay: float = 0.05, max_batch: int = 1000) -> None:
+        self.pool = pool
+        self.delay = delay
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[BurstCheck] = asyncio.Queue()
+        self._task = asyncio.create_task(self._flush_forever())
+
+    async def check(
+        self, application_id: uuid.UUID, client: clicks_db.BurstClient, clicked_at: datetime
+    ) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((application_id, client, clicked_at, future))
+        await future
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        while not self._queue.empty():
+            future = self._queue.get_nowait()[3]
+            if not future.done():
+                future.set_result(None)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            await asyncio.sleep(self.delay)
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._check(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Never lost: `linkinsights reclassify` re-applies the burst rule later.
+                log.exception("scanner-burst check failed for %d clicks", len(batch))
+            finally:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    async def _check(self, batch: list[BurstCheck]) -> None:
+        # One lookup per (application, client), over the union of their windows.
+        windows: dict[tuple[uuid.UUID, clicks_db.BurstClient], tuple[datetime, datetime]] = {}
+        for app_id, client, at, _ in batch:
+            since, until = at - BURST_WINDOW, at + BURST_WINDOW
+            old = windows.get((app_id, client))
+            windows[(app_id, client)] = (
+                (min(old[0], since), max(old[1], until)) if old else (since, until)
+            )
+        keys = list(windows)
+        found = await clicks_db.burst_candidates_batch(
+            self.pool, [(a, c, *windows[(a, c)]) for a, c in keys]
+        )
+        to_flag: set[uuid.UUID] = set()
+        for (app_id, client), rows in zip(keys, found, strict=True):
+            burst = find_scanner_bursts(clicks_db.to_burst_click(r, app_id) for r in rows)
+            if not burst:
+                continue
+            since, until = windows[(app_id, client)]
+            if min(r.clicked_at for r in rows if str(r.click_id) in burst) - BURST_WINDOW < since:
+                # The chain may reach further back: the single-client lookup follows it.
+                await self._follow_chain(app_id, client, until - BURST_WINDOW)
+                continue
+            to_flag.update(r.click_id for r in rows if str(r.click_id) in burst and not r.is_bot)
+        if to_flag:
+            await clicks_db.flag_burst_pool(self.pool, click_ids=sorted(to_flag))
+
+    async def _follow_chain(
+        self, application_id: uuid.UUID, client: clicks_db.BurstClient, clicked_at: datetime
+    ) -> None:
+        pool = self.pool
+
+        async def fetch(since: datetime, until: datetime) -> list[clicks_db.BurstCandidate]:
+            return await clicks_db.burst_candidates_pool(
+                pool, application_id=application_id, client=client, since=since, until=until
+            )
+
+        async def flag(ids: list[uuid.UUID]) -> int:
+            return await clicks_db.flag_burst_pool(pool, click_ids=ids)
+
+        await clicks_db.flag_bursts_around(
+            fetch, flag, application_id=application_id, clicked_at=clicked_at
+        )
+
+
+class Tracker:
+    """The /track endpoints and the asyncpg pool they use (started by the app's lifespan)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pool: Any = None
+        self.writer: ClickWriter | None = None
+        self.bursts: BurstChecker | None = None
+        self._dashboard_hosts = tuple(settings.dashboard_hosts)
+        self._secure_cookie = settings.public_base_url.startswith("https://")
+
+    async def start(self) -> None:
+        assert self.settings.database_url is not None
+        self.pool = await asyncpg.create_pool(
+            _plain_dsn(self.settings.database_url),
+            min_size=1,
+            max_size=self.settings.db_pool_size,
+            server_settings={"application_name": "linkinsights-track"},
+        )
+        self.writer = ClickWriter(self.pool, flushers=max(1, self.settings.db_pool_size // 2))
+        self.bursts = BurstChecker(self.pool)
+
+    async def stop(self) -> None:
+        if self.bursts is not None:
+            await self.bursts.close()
+            self.bursts = None
+        if self.writer is not None:
+            await self.writer.close()
+            self.writer = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+
+    async def health(self, request: Request) -> Response:
+        try:
+            await self.pool.fetchval("SELECT 1", timeout=2)
+        except Exception as exc:
+            return JSONResponse(
+                {"status": "unavailable", "checks": {"postgres": f"down: {type(exc).__name__}"}},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok", "checks": {"postgres": "ok"}})
+
+    async def redirect(self, request: Request) -> Response:
+        tracking_id: str = request.path_params["tracking_id"]
+        if not tracking_id or len(tracking_id) > _MAX_TRACKING_ID:
+            REDIRECTS.labels(outcome="not_found").inc()
+            return PlainTextResponse(_NOT_FOUND_BODY, status_code=404)
+        headers = request.headers
+        method = request.method
+        user_agent = _clean(headers.get("user-agent"), _MAX_USER_AGENT)
+        referrer = _clean(headers.get("referer"), _MAX_REFERRER)
+        dnt = headers.get("dnt", "").strip() == "1"
+
+        cookie = request.cookies.get(self.settings.session_cookie_name)
+        session_new = False
+        session_id: str | None
+        if cookie is not None and _SESSION_VALUE.fullmatch(cookie):
+            session_id = cookie
+        elif dnt:
+            session_id = None  # no new tracking cookie for a visitor who asked not to be tracked
+        else:
+            session_id = secrets.token_urlsafe(16)
+            session_new = True
+
+        verdict = classify_request(method=method, user_agent=user_agent, referrer=referrer)
+        metadata: dict[str, Any] = extract_utm(request.query_params) if request.url.query else {}
+        if session_new:
+            metadata[clicks_db.SESSION_NEW_KEY] = True
+        if dnt:
+            metadata[clicks_db.DNT_KEY] = True
+        ip = (
+            None
+            if dnt
+            else client_ip(request, trust_forwarded_for=self.settings.trust_forwarded_for)
+        )
+        try:
+            assert self.writer is not None, "the lifespan starts the tracker"
+            hit = await self.writer.record(
+                clicks_db.RedirectClick(
+                    click_id=uuid.uuid4(),
+                    tracking_id=tracking_id,
+                    ip_address=ip,
+                    user_agent=None if dnt else user_agent,
+                    referrer_url=referrer,
+                    session_id=session_id,
+                    click_source=detect_click_source(
+                        referrer, dashboard_hosts=self._dashboard_hosts
+                    ),
+                    metadata=metadata,
+                    is_bot=verdict.is_bot,
+                    bot_reason=verdict.reason,
+                    request_method=method,
+                )
+            )
+        except asyncpg.ForeignKeyViolationError:
+            hit = None  # the link was deleted between lookup and insert
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            log.exception("could not record a click")
+            REDIRECTS.labels(outcome="error").inc()
+            return PlainTextResponse("Service Unavailable", status_code=503)
+        if hit is None:
+            REDIRECTS.labels(outcome="not_found").inc()
+            return PlainTextResponse(_NOT_FOUND_BODY, status_code=404)
+
+        REDIRECTS.labels(outcome="bot" if verdict.is_bot else "redirect").inc()
+        response = Response(
+            status_code=302,
+            headers={
+                "location": _location(hit.original_url),
+                "cache-control": "no-store",
+                "referrer-policy": "no-referrer",
+            },
+        )
+        if session_new:
+            assert session_id is not None
+            response.set_cookie(
+                self.settings.session_cookie_name,
+                session_id,
+                max_age=SESSION_MAX_AGE,
+                path="/",
+                httponly=True,
+                samesite="lax",
+                secure=self._secure_cookie,
+            )
+        client = clicks_db.BurstClient(
+            session_id=None if session_new else session_id,
+            ip_address=ip,
+            user_agent=None if dnt else user_agent,
+        )
+        if hit.application_id is not None and client.identified:
+            response.background = BackgroundTask(
+                self.check_burst, hit.application_id, client, hit.clicked_at
+            )
+        return response
+
+    async def check_burst(
+        self, application_id: uuid.UUID, client: clicks_db.BurstClient, clicked_at: datetime
+    ) -> None:
+        """After the response: flag the whole scanner burst this click completes, if any."""
+        if self.bursts is not None:
+            await self.bursts.check(application_id, client, clicked_at)
+
+
+def _location(url: str) -> str:
+    # Stored URLs are validated absolute http(s) URLs; non-ASCII characters (IRIs) are
+    # percent-encoded so the header stays latin-1.
+    if url.isascii():
+        return url
+    from urllib.parse import quote
+
+    return quote(url, safe=":/%#?=@[]!$&'()*+,;~")

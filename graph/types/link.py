@@ -1,0 +1,292 @@
+"""TrackedLink, Click (with its connection), Contact and EmailEvent, built from db rows.
+
+Nested fields resolve through the per-request loaders; click pages batch all parents of a
+request into one statement (see db.clicks.click_pages).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from db.clicks import ClickRow, Keyset
+from db.contacts import ContactRow, EmailEventRow
+from db.links import LinkRow
+from graph.context import Context
+from graph.errors import BadUserInput
+from graph.relay import Edge, PageInfo, check_first, decode_cursor, encode_cursor
+from graph.types.common import require_uuid
+
+if TYPE_CHECKING:
+    from graph.types.application import Application, Job
+
+
+@strawberry.type(description="One click on a tracked link, with its bot verdict.")
+class Click:
+    row: strawberry.Private[ClickRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.click_id))
+
+    @strawberry.field
+    def tracking_id(self) -> str:
+        return self.row.tracking_id
+
+    @strawberry.field
+    def clicked_at(self) -> datetime:
+        return self.row.clicked_at
+
+    @strawberry.field(description="email, linkedin, indeed, dashboard, direct, external or custom")
+    def click_source(self) -> str | None:
+        return self.row.click_source
+
+    @strawberry.field
+    def referrer_url(self) -> str | None:
+        return self.row.referrer_url
+
+    @strawberry.field
+    def session_id(self) -> str | None:
+        return self.row.session_id
+
+    @strawberry.field(description="Null for clicks sent with DNT: 1.")
+    def user_agent(self) -> str | None:
+        return self.row.user_agent
+
+    @strawberry.field(description="Null for clicks sent with DNT: 1; anonymised after 90 days.")
+    def ip_address(self) -> str | None:
+        return self.row.ip_address
+
+    @strawberry.field
+    def request_method(self) -> str:
+        return self.row.request_method
+
+    @strawberry.field
+    def is_bot(self) -> bool:
+        return self.row.is_bot
+
+    @strawberry.field(
+        description="crawler_user_agent, head_request, email_security_scanner or scanner_burst"
+    )
+    def bot_reason(self) -> str | None:
+        return self.row.bot_reason
+
+    @strawberry.field(description="UTM parameters of the redirect request, or recordClick data.")
+    def metadata(self) -> JSON:
+        return cast(JSON, self.row.metadata)
+
+
+ClickParent = Literal["application", "link"]
+
+
+@strawberry.type
+class ClickConnection:
+    edges: list[Edge[Click]]
+    page_info: PageInfo
+    parent: strawberry.Private[tuple[ClickParent, Any, bool]]
+
+    @strawberry.field(description="Clicks of the parent (human only unless includeBots).")
+    async def total_count(self, info: strawberry.Info[Context, None]) -> int:
+        kind, key, include_bots = self.parent
+        loaders = info.context.loaders
+        loader = (
+            loaders.click_count_by_application
+            if kind == "application"
+            else loaders.click_count_by_link
+        )
+        return int(await loader.load((key, include_bots)) or 0)
+
+
+def _keyset(after: str | None) -> Keyset | None:
+    if after is None:
+        return None
+    at, click_id = decode_cursor(after, length=2)
+    try:
+        when = datetime.fromisoformat(str(at))
+    except ValueError as exc:
+        raise BadUserInput("`after` is not a cursor this API returned", field="after") from exc
+    return when, require_uuid(str(click_id), field="after")
+
+
+async def resolve_clicks(
+    info: strawberry.Info[Context, None],
+    *,
+    kind: ClickParent,
+    key: Any,
+    first: int,
+    after: str | None,
+    include_bots: bool,
+) -> ClickConnection:
+    ctx = info.context
+    check_first(first, maximum=ctx.settings.max_page_size)
+    keyset = _keyset(after)
+    loader = (
+        ctx.loaders.click_page_by_application
+        if kind == "application"
+        else ctx.loaders.click_page_by_link
+    )
+    rows: list[ClickRow] = await loader.load((key, include_bots, first, keyset)) or []
+    has_next = len(rows) > first
+    rows = rows[:first]
+    cursors = [encode_cursor([r.clicked_at.isoformat(), str(r.click_id)]) for r in rows]
+    return ClickConnection(
+        edges=[Edge(cursor=c, node=Click(row=r)) for r, c in zip(rows, cursors, strict=True)],
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
+        parent=(kind, key, include_bots),
+    )
+
+
+@strawberry.type(description="A tracked link (seed 002): /track/{trackingId} redirects to it.")
+class TrackedLink:
+    row: strawberry.Private[LinkRow]
+
+    @strawberry.field
+    def tracking_id(self) -> str:
+        return self.row.tracking_id
+
+    @strawberry.field
+    def redirect_url(self) -> str:
+        return self.row.redirect_url
+
+    @strawberry.field
+    def original_url(self) -> str:
+        return self.row.original_url
+
+    @strawberry.field
+    def link_function(self) -> str:
+        return self.row.link_function
+
+    @strawberry.field
+    def link_type(self) -> str:
+        return self.row.link_type
+
+    @strawberry.field
+    def is_active(self) -> bool:
+        return self.row.is_active
+
+    @strawberry.field
+    def description(self) -> str | None:
+        return self.row.description
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    async def application(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[Application, strawberry.lazy("graph.types.application")] | None:
+        from graph.types.application import Application
+
+        if self.row.application_id is None:
+            return None
+        row = await info.context.loaders.application_by_id.load(self.row.application_id)
+        return None if row is None else Application(row=row)
+
+    @strawberry.field
+    async def job(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[Job, strawberry.lazy("graph.types.application")] | None:
+        from graph.types.application import Job
+
+        if self.row.job_id is None:
+            return None
+        row = await info.context.loaders.job_by_id.load(self.row.job_id)
+        return None if row is None else Job(row=row)
+
+    @strawberry.field(description="Clicks on this link, oldest first.")
+    async def clicks(
+        self,
+        info: strawberry.Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        include_bots: bool = False,
+    ) -> ClickConnection:
+        return await resolve_clicks(
+            info,
+            kind="link",
+            key=self.row.tracking_id,
+            first=first,
+            after=after,
+            include_bots=include_bots,
+        )
+
+
+@strawberry.type(description="Who received an application (the seed 004 campaign contact).")
+class Contact:
+    row: strawberry.Private[ContactRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def application_id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.application_id))
+
+    @strawberry.field
+    def email(self) -> str:
+        return self.row.email
+
+    @strawberry.field
+    def name(self) -> str | None:
+        return self.row.name
+
+    @strawberry.field
+    def role(self) -> str | None:
+        return self.row.role
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+
+@strawberry.type(description="An email event of a contact (seed 004 engagement_tracking).")
+class EmailEvent:
+    row: strawberry.Private[EmailEventRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.id))
+
+    @strawberry.field
+    def contact_id(self) -> strawberry.ID:
+        return strawberry.ID(str(self.row.contact_id))
+
+    @strawberry.field(
+        description="opened, clicked, bounced, delivered, unsubscribed or spam_reported"
+    )
+    def event_type(self) -> str:
+        return self.row.event_type
+
+    @strawberry.field
+    def event_data(self) -> JSON | None:
+        return cast(JSON | None, self.row.event_data)
+
+    @strawberry.field
+    def event_timestamp(self) -> datetime:
+        return self.row.event_timestamp
+
+    @strawberry.field
+    def tracking_id(self) -> str | None:
+        return self.row.tracking_id
+
+    @strawberry.field
+    def clicked_url(self) -> str | None:
+        return self.row.clicked_url
+
+    @strawberry.field
+    def user_agent(self) -> str | None:
+        return self.row.user_agent
+
+    @strawberry.field
+    def ip_address(self) -> str | None:
+        return self.row.ip_address
