@@ -1,0 +1,261 @@
+"""Analytics runs and their chunks (migrations 0002, 0003).
+
+A run is planned once (its chunks and their id ranges are stored), so a retried chunk
+recomputes exactly the same applications with the same ``as_of``. Counters are recomputed
+from the chunk rows under a lock on the run row, never incremented, so a chunk that runs
+twice is counted once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.batch import ChunkRange, plan_chunks
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: uuid.UUID
+    account_id: uuid.UUID | None
+    application_id: uuid.UUID | None
+    as_of: datetime
+    kind: str
+    status: str  # queued, in_progress, complete, failed
+    enqueued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    chunks_total: int
+    chunks_done: int
+    applications_processed: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkWork:
+    """What a chunk job computes."""
+
+    run_id: uuid.UUID
+    chunk_no: int
+    account_id: uuid.UUID | None
+    as_of: datetime
+    id_from: uuid.UUID
+    id_to: uuid.UUID
+
+
+def _run(row: Any) -> RunRow:
+    return RunRow(**{name: getattr(row, name) for name in RunRow.__slots__})
+
+
+async def create_run(
+    session: AsyncSession,
+    *,
+    kind: str,
+    chunk_size: int,
+    as_of: datetime | None = None,
+    account_id: uuid.UUID | None = None,
+    application_id: uuid.UUID | None = None,
+) -> tuple[RunRow, list[ChunkRange]]:
+    """Insert a queued run with its planned chunks. ``as_of`` defaults to now (fixed here)."""
+    row = (
+        await session.execute(
+            text(
+                """
+                INSERT INTO analytics_runs (account_id, application_id, as_of, kind)
+                VALUES (:account_id, :application_id,
+                        coalesce(CAST(:as_of AS timestamptz), now()), :kind)
+                RETURNING *
+                """
+            ),
+            {
+                "account_id": account_id,
+                "application_id": application_id,
+                "as_of": as_of,
+                "kind": kind,
+            },
+        )
+    ).one()
+    chunks = await plan_chunks(
+        session, chunk_size=chunk_size, account_id=account_id, application_id=application_id
+    )
+    if chunks:
+        await session.execute(
+            text(
+                """
+                INSERT INTO analytics_run_chunks (run_id, chunk_no, id_from, id_to)
+                SELECT :run_id, c.no, c.id_from, c.id_to
+                FROM unnest(CAST(:nos AS int[]), CAST(:froms AS uuid[]), CAST(:tos AS uuid[]))
+                  AS c(no, id_from, id_to)
+                """
+            ),
+            {
+                "run_id": row.id,
+                "nos": [c.chunk_no for c in chunks],
+                "froms": [c.id_from for c in chunks],
+                "tos": [c.id_to for c in chunks],
+            },
+        )
+    status = "queued" if chunks else "complete"
+    row = (
+        await session.execute(
+            text(
+                """
+                UPDATE analytics_runs SET chunks_total = :n, status = :status,
+                  finished_at = CASE WHEN :status = 'complete' THEN now() END
+                WHERE id = :id RETURNING *
+                """
+            ),
+            {"n": len(chunks), "status": status, "id": row.id},
+        )
+    ).one()
+    return _run(row), chunks
+
+
+async def get_run(
+    session: AsyncSession, *, run_id: uuid.UUID, account_id: uuid.UUID | None
+) -> RunRow | None:
+    """A run, scoped to an account (None: any run; for jobs and the CLI only)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT * FROM analytics_runs WHERE id = :id"
+                + ("" if account_id is None else " AND account_id = :account_id")
+            ),
+            {"id": run_id, "account_id": account_id},
+        )
+    ).one_or_none()
+    return None if row is None else _run(row)
+
+
+async def delete_run(session: AsyncSession, *, run_id: uuid.UUID) -> None:
+    await session.execute(text("DELETE FROM analytics_runs WHERE id = :id"), {"id": run_id})
+
+
+async def start_chunk(
+    session: AsyncSession, *, run_id: uuid.UUID, chunk_no: int
+) -> ChunkWork | None:
+    """Mark a chunk (and its run) started; None when there is nothing to do.
+
+    Nothing to do: the run is gone (a failed enqueue deleted it), failed, or the chunk is done.
+    """
+    row = (
+        await session.execute(
+            text(
+                """
+                UPDATE analytics_run_chunks c
+                SET started_at = now(), attempts = c.attempts + 1
+                FROM analytics_runs r
+                WHERE c.run_id = :run_id AND c.chunk_no = :chunk_no AND r.id = c.run_id
+                  AND c.finished_at IS NULL AND r.status IN ('queued', 'in_progress')
+                RETURNING r.account_id, r.as_of, c.id_from, c.id_to
+                """
+            ),
+            {"run_id": run_id, "chunk_no": chunk_no},
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    await session.execute(
+        text(
+            """
+            UPDATE analytics_runs
+            SET status = 'in_progress', started_at = coalesce(started_at, now())
+            WHERE id = :run_id AND status = 'queued'
+            """
+        ),
+        {"run_id": run_id},
+    )
+    return ChunkWork(run_id, chunk_no, row.account_id, row.as_of, row.id_from, row.id_to)
+
+
+async def finish_chunk(
+    session: AsyncSession, *, run_id: uuid.UUID, chunk_no: int, applications: int
+) -> RunRow | None:
+    """Record a finished chunk in the caller's transaction (with the chunk's writes).
+
+    The run row is locked first, so concurrent chunks recount one after the other and the
+    last one sees every other chunk's row. Returns the run as updated.
+    """
+    locked = (
+        await session.execute(
+            text("SELECT id FROM analytics_runs WHERE id = :id FOR UPDATE"), {"id": run_id}
+        )
+    ).one_or_none()
+    if locked is None:
+        return None
+    await session.execute(
+        text(
+            """
+            UPDATE analytics_run_chunks SET applications = :applications, finished_at = now()
+            WHERE run_id = :run_id AND chunk_no = :chunk_no AND finished_at IS NULL
+            """
+        ),
+        {"run_id": run_id, "chunk_no": chunk_no, "applications": applications},
+    )
+    row = (
+        await session.execute(
+            text(
+                """
+                WITH done AS (
+                  SELECT count(*)::int AS chunks, coalesce(sum(applications), 0)::int AS apps
+                  FROM analytics_run_chunks WHERE run_id = :run_id AND finished_at IS NOT NULL
+                )
+                UPDATE analytics_runs r SET
+                  chunks_done = done.chunks,
+                  applications_processed = done.apps,
+                  status = CASE WHEN r.status = 'failed' THEN 'failed'
+                                WHEN done.chunks >= r.chunks_total THEN 'complete'
+                                ELSE 'in_progress' END,
+                  finished_at = CASE WHEN r.status <> 'failed' AND done.chunks >= r.chunks_total
+                                     THEN coalesce(r.finished_at, now()) ELSE r.finished_at END
+                FROM done WHERE r.id = :run_id
+                RETURNING r.*
+                """
+            ),
+            {"run_id": run_id},
+        )
+    ).one()
+    return _run(row)
+
+
+async def fail_run(session: AsyncSession, *, run_id: uuid.UUID, error: str) -> None:
+    await session.execute(
+        text(
+            """
+            UPDATE analytics_runs SET status = 'failed', error = :error, finished_at = now()
+            WHERE id = :id AND status IN ('queued', 'in_progress')
+            """
+        ),
+        {"id": run_id, "error": error[:2000]},
+    )
+
+
+async def fail_open_nightly_runs(session: AsyncSession, *, error: str) -> int:
+    """Close nightly runs left open (their lock expired: their workers are gone)."""
+    result = await session.execute(
+        text(
+            """
+            UPDATE analytics_runs SET status = 'failed', error = :error, finished_at = now()
+            WHERE kind = 'nightly' AND status IN ('queued', 'in_progress')
+            """
+        ),
+        {"error": error},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def chunk_numbers(session: AsyncSession, *, run_id: uuid.UUID) -> list[int]:
+    """The chunks of a run not finished yet."""
+    rows = await session.execute(
+        text(
+            "SELECT chunk_no FROM analytics_run_chunks"
+            " WHERE run_id = :id AND finished_at IS NULL ORDER BY chunk_no"
+        ),
+        {"id": run_id},
+    )
+    return [int(r.chunk_no) for r in rows]

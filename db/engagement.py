@@ -1,0 +1,64 @@
+"""Reads of link_click_analytics (the batch's output), scoped to an account."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.tables import job_applications, link_click_analytics
+
+
+@dataclass(frozen=True, slots=True)
+class EngagementRow:
+    application_id: uuid.UUID
+    total_click_events: int
+    click_sequence: tuple[str, ...]
+    unique_functions_clicked: int
+    time_to_first_click: timedelta | None
+    hours_to_first_click: Decimal | None
+    time_between_first_last_click: timedelta | None
+    hours_between_first_last_click: Decimal | None
+    peak_click_hour: int | None
+    click_days_of_week: tuple[int, ...]
+    engagement_velocity: Decimal
+    engagement_score: int
+    intent_score: int
+    calculated_at: datetime | None
+
+
+async def engagement_by_applications(
+    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, EngagementRow]:
+    """The stored metrics of these applications (missing: not calculated yet, or foreign)."""
+    lca = link_click_analytics.c
+    rows = (
+        await session.execute(
+            select(link_click_analytics)
+            .join(job_applications, job_applications.c.id == lca.application_id)
+            .where(job_applications.c.account_id == account_id, lca.application_id.in_(ids))
+        )
+    ).all()
+    return {
+        r.application_id: EngagementRow(
+            application_id=r.application_id,
+            total_click_events=r.total_click_events or 0,
+            click_sequence=tuple(r.click_sequence or ()),
+            unique_functions_clicked=r.unique_functions_clicked or 0,
+            time_to_first_click=r.time_to_first_click,
+            hours_to_first_click=r.hours_to_first_click,
+            time_between_first_last_click=r.time_between_first_last_click,
+            hours_between_first_last_click=r.hours_between_first_last_click,
+            peak_click_hour=r.peak_click_hour,
+            click_days_of_week=tuple(r.click_days_of_week or ()),
+            engagement_velocity=r.engagement_velocity or Decimal(0),
+            engagement_score=r.engagement_score or 0,
+            intent_score=r.intent_score or 0,
+            calculated_at=r.calculated_at,
+        )
+        for r in rows
+    }
