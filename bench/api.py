@@ -1,0 +1,316 @@
+"""API latency and throughput through uvicorn over HTTP (issue 5).
+
+Builds a database of `--accounts` x `--apps` applications with the demo generator, computes
+their metrics with the batch, starts the real app (`linkinsights api`) in a subprocess and
+measures p50/p95/p99 latency and requests per second for
+
+  (a) one application with job, links, engagement and clicks,
+  (b) a page of 100 applications with 12 fields,
+  (c) engagementSummary,
+
+at 1, 10 and 50 concurrent clients, each request as a random account (one API key each).
+The baseline, measured in the same run at the same concurrency, is GET /healthz (no SQL):
+the ratio shows what the query adds over the HTTP stack and the client on this machine.
+
+    .venv/bin/python bench/api.py                       # 1,000 accounts x 100 = 100k
+    .venv/bin/python bench/api.py --accounts 100 --seconds 3   # a quick look
+    .venv/bin/python bench/api.py --keep                 # keep the database for a rerun
+    .venv/bin/python bench/api.py --reuse                # skip building it
+
+Uses DATABASE_URL / REDIS_URL when set, else the embedded services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from db import accounts as accounts_db  # noqa: E402
+from db.engine import make_engine, make_sessionmaker  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from domain.apikeys import generate_key  # noqa: E402
+from linkinsights.runtime import services  # noqa: E402
+from linkinsights.settings import Settings  # noqa: E402
+
+ONE_APPLICATION = """
+query ($id: ID!) { application(id: $id) {
+  id status createdAt
+  job { id title company }
+  links { trackingId linkFunction isActive }
+  engagement { engagementScore intentScore hoursToFirstClick clickSequence }
+  clicks(first: 5) { totalCount edges { node { clickedAt } } }
+} }"""
+
+PAGE_OF_100 = """
+{ applications(first: 100) { totalCount edges { node {
+  id status createdAt updatedAt firstClickTimestamp lastClickTimestamp totalClicks
+  uniqueClickSessions mostClickedLinkFunction engagementScore isHighPriority job { title }
+} } } }"""
+
+SUMMARY = """
+{ engagementSummary {
+  totalApplications applicationsWithClicks engagementRate avgClicksPerApplication totalClicks
+  outcomes { level count interviewRate offerRate }
+  linkEffectiveness { function interviewRate totalClicks }
+} }"""
+
+
+@dataclass
+class Target:
+    key: str
+    application_id: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def build(url: str, accounts: int, apps: int) -> None:
+    from db.demo import seed_accounts
+    from db.session import mark_app_writer
+    from jobs.calculate import calculate_in_process
+
+    await upgrade(url)
+    engine = make_engine(url, pool_size=2, application_name="bench-api")
+    sm = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    t = time.perf_counter()
+    async with sm() as session, session.begin():
+        await mark_app_writer(session)
+        await seed_accounts(
+            session, accounts=accounts, applications_per_account=apps, seed=5, now=now
+        )
+    print(f"  seeded {accounts * apps:,} applications in {time.perf_counter() - t:.1f}s")
+    t = time.perf_counter()
+    summary = await calculate_in_process(
+        Settings(database_url=url), as_of=now, concurrency=2, sessionmaker=sm
+    )
+    print(f"  batch: {summary.applications:,} applications in {time.perf_counter() - t:.1f}s")
+    await engine.dispose()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def make_targets(url: str) -> list[Target]:
+    """One fresh API key per account, and one application of each."""
+    engine = make_engine(url, pool_size=2, application_name="bench-api")
+    sm = make_sessionmaker(engine)
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT ON (account_id) account_id, id FROM job_applications "
+            "ORDER BY account_id, created_at DESC"
+        )
+    finally:
+        await conn.close()
+    targets: list[Target] = []
+    async with sm() as session, session.begin():
+        for r in rows:
+            new = generate_key()
+            await accounts_db.create_api_key(
+                session,
+                account_id=r["account_id"],
+                name="bench",
+                prefix=new.prefix,
+                key_hash=new.key_hash,
+                scopes=("read",),
+            )
+            targets.append(Target(key=new.key, application_id=str(r["id"])))
+    await engine.dispose()
+    return targets
+
+
+def start_server(url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        REDIS_URL=redis_url,
+        RATE_LIMIT_PER_KEY_PER_MINUTE="0",
+        RATE_LIMIT_PER_IP_PER_MINUTE="0",
+        LOG_LEVEL="WARNING",
+        DB_POOL_SIZE=env.get("DB_POOL_SIZE", "10"),
+    )
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "linkinsights"), "api", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+    )
+
+
+async def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited")
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not become ready")
+
+
+@dataclass
+class Result:
+    latencies: list[float]
+    seconds: float
+    errors: int
+
+    def pct(self, q: float) -> float:
+        xs = sorted(self.latencies)
+        if not xs:
+            return float("nan")
+        return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+async def run_load(
+    base: str, kind: str, targets: list[Target], clients: int, seconds: float
+) -> Result:
+    rng = random.Random(clients * 7919 + hash(kind) % 1000)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def one() -> None:
+            nonlocal errors
+            t = rng.choice(targets)
+            start = time.perf_counter()
+            if kind == "healthz":
+                r = await client.get("/healthz")
+                ok = r.status_code == 200
+            else:
+                query, variables = {
+                    "application": (ONE_APPLICATION, {"id": t.application_id}),
+                    "page100": (PAGE_OF_100, {}),
+                    "summary": (SUMMARY, {}),
+                }[kind]
+                r = await client.post(
+                    "/graphql",
+                    json={"query": query, "variables": variables},
+                    headers={"Authorization": f"Bearer {t.key}"},
+                )
+                ok = r.status_code == 200 and "errors" not in r.json()
+            elapsed = time.perf_counter() - start
+            if ok:
+                latencies.append(elapsed)
+            else:
+                errors += 1
+                if errors == 1:
+                    print(f"    first error ({kind}): {r.status_code} {r.text[:300]}")
+
+        for _ in range(min(20, clients * 2)):  # warm the pool and the keys
+            await one()
+        latencies.clear()
+        deadline = time.perf_counter() + seconds
+        began = time.perf_counter()
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                await one()
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        took = time.perf_counter() - began
+    return Result(latencies, took, errors)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--apps", type=int, default=100, help="applications per account")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and level")
+    parser.add_argument("--clients", default="1,10,50")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept database")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.clients.split(",")]
+
+    with services(Settings()) as (settings, _svc):
+        assert settings.database_url is not None
+        assert settings.redis_url is not None
+        server_url = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+        base_url, _, _ = server_url.rpartition("/")
+        name = f"li_bench_api_{args.accounts}x{args.apps}"
+        url = f"{base_url}/{name}"
+        admin = await asyncpg.connect(server_url)
+        try:
+            exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not (args.reuse and exists):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await admin.execute(f'CREATE DATABASE "{name}"')
+                built = True
+            else:
+                built = False
+        finally:
+            await admin.close()
+        if built:
+            print(f"building {args.accounts:,} accounts x {args.apps} applications in {name}")
+            await build(url, args.accounts, args.apps)
+        targets = await make_targets(url)
+        port = free_port()
+        proc = start_server(url, settings.redis_url, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            await wait_ready(base, proc)
+            print(
+                f"\n{len(targets):,} accounts; {args.seconds:g}s per row; client and server "
+                f"share this {os.cpu_count()}-core machine\n"
+            )
+            print(
+                f"{'scenario':<12} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+                f"{'req/s':>8} {'errors':>6} {'p95/baseline':>12}"
+            )
+            for clients in levels:
+                baseline = await run_load(base, "healthz", targets, clients, args.seconds / 2)
+                rows = [("healthz", baseline)]
+                for kind in ("application", "page100", "summary"):
+                    rows.append((kind, await run_load(base, kind, targets, clients, args.seconds)))
+                for kind, r in rows:
+                    ratio = r.pct(0.95) / baseline.pct(0.95)
+                    print(
+                        f"{kind:<12} {clients:>7} {r.pct(0.50):>8.1f} {r.pct(0.95):>8.1f} "
+                        f"{r.pct(0.99):>8.1f} {r.rps:>8.0f} {r.errors:>6} {ratio:>11.1f}x"
+                    )
+                print()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if not args.keep:
+                admin = await asyncpg.connect(server_url)
+                try:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await admin.close()
+        print("targets: (b) page100 p95 <= 50 ms at 10 clients; every p95 < 200 ms at 50 clients")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
