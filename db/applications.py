@@ -8,10 +8,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.tables import application_status_history, job_applications, jobs
+from db.tables import (
+    analytics_run_chunks,
+    analytics_runs,
+    application_contacts,
+    application_status_history,
+    engagement_tracking,
+    follow_ups,
+    job_applications,
+    jobs,
+    link_click_analytics,
+    link_clicks,
+    link_tracking,
+    webhook_deliveries,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +108,24 @@ def filter_clauses(
     return clauses
 
 
-# Sort keys: (column, descending). Every order ends with the id, so keysets are total.
-ORDERS: dict[str, Any] = {
-    "APPLIED_AT_DESC": (job_applications.c.created_at, True),
-    "APPLIED_AT_ASC": (job_applications.c.created_at, False),
-    "ENGAGEMENT_SCORE_DESC": (job_applications.c.engagement_score, True),
-    "LAST_CLICK_DESC": (job_applications.c.last_click_timestamp, True),
+# Sort keys: (expression, descending, nullable). Every order ends with the id, in the
+# opposite direction to the key, so that one index (account_id, key DESC, id) serves both
+# directions of a key (forward and backward scans) and keysets are total.
+_INTENT_SCORE = func.coalesce(link_click_analytics.c.intent_score, 0)
+ORDERS: dict[str, tuple[Any, bool, bool]] = {
+    "APPLIED_AT_DESC": (job_applications.c.created_at, True, False),
+    "APPLIED_AT_ASC": (job_applications.c.created_at, False, False),
+    "ENGAGEMENT_SCORE_DESC": (job_applications.c.engagement_score, True, False),
+    "LAST_CLICK_DESC": (job_applications.c.last_click_timestamp, True, True),
+    # The batch's intent score (link_click_analytics); applications not yet scored count as 0.
+    "INTENT_SCORE_DESC": (_INTENT_SCORE, True, False),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class PageRow:
+    row: ApplicationRow
+    sort_value: Any  # the value of the order's key, for the cursor
 
 
 async def list_applications(
@@ -112,29 +136,44 @@ async def list_applications(
     after: tuple[Any, uuid.UUID] | None = None,
     flt: ApplicationFilter | None = None,
     order: str = "APPLIED_AT_DESC",
-) -> list[ApplicationRow]:
+) -> list[PageRow]:
     """One page (first + 1 rows, so the caller knows whether there is a next page)."""
-    column, desc = ORDERS[order]
+    key, desc, nullable = ORDERS[order]
     ja = job_applications.c
     clauses = filter_clauses(account_id, flt)
     if after is not None:
         value, last_id = after
         if value is None:
-            # NULLs sort last in a descending order: only NULL rows with a smaller id follow.
-            clauses.append(and_(column.is_(None), ja.id < last_id))
+            # NULLs sort last in a descending order: only NULL rows with a larger id follow.
+            clauses.append(and_(key.is_(None), ja.id > last_id))
         elif desc:
-            clauses.append(
-                or_(column < value, and_(column == value, ja.id < last_id), column.is_(None))
-            )
+            later = [key < value, and_(key == value, ja.id > last_id)]
+            if nullable:
+                later.append(key.is_(None))
+            else:
+                clauses.append(key <= value)  # an index bound; the OR below is a filter
+            clauses.append(or_(*later))
         else:
-            clauses.append(or_(column > value, and_(column == value, ja.id > last_id)))
-    order_by = [column.desc().nulls_last(), ja.id.desc()] if desc else [column.asc(), ja.id.asc()]
-    rows = (
-        await session.execute(
-            select(job_applications).where(*clauses).order_by(*order_by).limit(first + 1)
+            clauses.append(key >= value)
+            clauses.append(or_(key > value, and_(key == value, ja.id < last_id)))
+    if desc:
+        order_by = [key.desc().nulls_last() if nullable else key.desc(), ja.id.asc()]
+    else:
+        order_by = [key.asc(), ja.id.desc()]
+    source: Any = job_applications
+    if order == "INTENT_SCORE_DESC":
+        source = job_applications.outerjoin(
+            link_click_analytics, link_click_analytics.c.application_id == ja.id
         )
-    ).all()
-    return [application_row(r) for r in rows]
+    stmt = (
+        select(job_applications, key.label("sort_value"))
+        .select_from(source)
+        .where(*clauses)
+        .order_by(*order_by)
+        .limit(first + 1)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [PageRow(row=application_row(r), sort_value=r.sort_value) for r in rows]
 
 
 async def count_applications(
@@ -190,3 +229,153 @@ async def status_history_by_application(
             )
         )
     return out
+
+
+# --- writes (callers run `mark_app_writer` first: the history is written here) -----------
+
+
+async def create_application(
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID,
+    job_id: uuid.UUID | None,
+    status: str,
+    applied_at: datetime | None,
+) -> ApplicationRow:
+    """A new application and its first history row (changed_at = the application date)."""
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "account_id": account_id,
+        "job_id": job_id,
+        "status": status,
+    }
+    if applied_at is not None:
+        values["created_at"] = applied_at
+    row = (
+        await session.execute(
+            insert(job_applications).values(**values).returning(*job_applications.c)
+        )
+    ).one()
+    await session.execute(
+        insert(application_status_history).values(
+            application_id=row.id, status=status, changed_at=row.created_at
+        )
+    )
+    return application_row(row)
+
+
+async def update_application_status(
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID,
+    application_id: uuid.UUID,
+    status: str,
+    changed_at: datetime | None,
+) -> ApplicationRow | None:
+    """Set the status and write the history row; None when the id is not the account's."""
+    ja = job_applications.c
+    row = (
+        await session.execute(
+            update(job_applications)
+            .where(ja.id == application_id, ja.account_id == account_id)
+            .values(status=status, updated_at=func.now())
+            .returning(*job_applications.c)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    await session.execute(
+        insert(application_status_history).values(
+            application_id=application_id,
+            status=status,
+            changed_at=changed_at if changed_at is not None else func.now(),
+        )
+    )
+    return application_row(row)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedCounts:
+    applications: int
+    status_changes: int
+    links: int
+    clicks: int
+    contacts: int
+    email_events: int
+    metrics: int
+    follow_ups: int
+    webhook_deliveries: int
+    analytics_runs: int
+
+
+async def delete_application(
+    session: AsyncSession, *, account_id: uuid.UUID, application_id: uuid.UUID
+) -> DeletedCounts | None:
+    """GDPR erasure: the application and every row about it, in the caller's transaction.
+
+    Deletes explicitly (not through ON DELETE CASCADE) so the counts are exact. None when the
+    id is not the account's. The row lock keeps a concurrent status change out.
+    """
+    ja = job_applications.c
+    found = (
+        await session.execute(
+            select(ja.id)
+            .where(ja.id == application_id, ja.account_id == account_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+
+    async def run(stmt: Any) -> int:
+        return int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]
+
+    links_of_app = select(link_tracking.c.tracking_id).where(
+        link_tracking.c.application_id == application_id
+    )
+    contacts_of_app = select(application_contacts.c.id).where(
+        application_contacts.c.application_id == application_id
+    )
+    follow_ups_of_app = select(follow_ups.c.id).where(follow_ups.c.application_id == application_id)
+    runs_of_app = select(analytics_runs.c.id).where(
+        analytics_runs.c.application_id == application_id
+    )
+    clicks = await run(delete(link_clicks).where(link_clicks.c.tracking_id.in_(links_of_app)))
+    events = await run(
+        delete(engagement_tracking).where(
+            engagement_tracking.c.campaign_contact_id.in_(contacts_of_app)
+        )
+    )
+    contacts = await run(
+        delete(application_contacts).where(application_contacts.c.application_id == application_id)
+    )
+    links = await run(delete(link_tracking).where(link_tracking.c.application_id == application_id))
+    metrics = await run(
+        delete(link_click_analytics).where(link_click_analytics.c.application_id == application_id)
+    )
+    deliveries = await run(
+        delete(webhook_deliveries).where(webhook_deliveries.c.follow_up_id.in_(follow_ups_of_app))
+    )
+    follow = await run(delete(follow_ups).where(follow_ups.c.application_id == application_id))
+    await run(delete(analytics_run_chunks).where(analytics_run_chunks.c.run_id.in_(runs_of_app)))
+    runs = await run(
+        delete(analytics_runs).where(analytics_runs.c.application_id == application_id)
+    )
+    history = await run(
+        delete(application_status_history).where(
+            application_status_history.c.application_id == application_id
+        )
+    )
+    apps = await run(delete(job_applications).where(ja.id == application_id))
+    return DeletedCounts(
+        applications=apps,
+        status_changes=history,
+        links=links,
+        clicks=clicks,
+        contacts=contacts,
+        email_events=events,
+        metrics=metrics,
+        follow_ups=follow,
+        webhook_deliveries=deliveries,
+        analytics_runs=runs,
+    )

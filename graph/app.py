@@ -19,6 +19,7 @@ from starlette.routing import Route
 from db.engine import make_engine, make_sessionmaker
 from graph.observability import QUEUE_DEPTH, REGISTRY, BodyLimitMiddleware, RequestIdMiddleware
 from graph.schema import schema
+from graph.track import Tracker
 from graph.view import GraphQLView, Resources
 from linkinsights.settings import Settings
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings) -> Starlette:
             "create_app needs database_url and redis_url (see linkinsights.embedded)"
         )
     view = GraphQLView(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+    tracker = Tracker(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -42,10 +44,12 @@ def create_app(settings: Settings) -> Starlette:
             settings=settings, sessionmaker=make_sessionmaker(engine), redis=redis
         )
         view.resources = resources
+        await tracker.start()
         app.state.resources = resources
         try:
             yield
         finally:
+            await tracker.stop()
             await redis.aclose()
             await engine.dispose()
 
@@ -86,6 +90,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/track/health", tracker.health),
+        Route("/track/{tracking_id}", tracker.redirect, methods=["GET", "HEAD"]),
     ]
     return Starlette(
         routes=routes,

@@ -17,6 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import applications as app_db
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
+from db.clicks import ClickRow
+from db.contacts import ContactRow
+from db.engagement import EngagementRow, engagement_by_applications
+from db.follow_ups import DeliveryRow
+from db.links import LinkRow
+from domain.metrics import ClickEvent
+from domain.predictions import Calibration
+from graph import link_loaders, prediction_loaders
+from graph.link_loaders import ClickCountKey, ClickPageKey
+from graph.prediction_loaders import CalibrationKey
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -61,6 +71,12 @@ async def _jobs(
     return await app_db.jobs_by_ids(s, account_id=account, ids=ids)
 
 
+async def _engagement(
+    s: AsyncSession, account: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, EngagementRow]:
+    return await engagement_by_applications(s, account_id=account, ids=ids)
+
+
 async def _history(
     s: AsyncSession, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[StatusChangeRow]]:
@@ -72,6 +88,20 @@ class Loaders:
     application_by_id: AccountLoader[uuid.UUID, ApplicationRow]
     job_by_id: AccountLoader[uuid.UUID, JobRow]
     status_history_by_application: AccountLoader[uuid.UUID, list[StatusChangeRow]]
+    # Metrics (issue 4): link_click_analytics rows, None until calculated.
+    engagement_by_application: AccountLoader[uuid.UUID, EngagementRow]
+    # Ingestion (issue 3): see graph/link_loaders.py.
+    links_by_application: AccountLoader[uuid.UUID, list[LinkRow]]
+    link_by_tracking_id: AccountLoader[str, LinkRow]
+    contacts_by_application: AccountLoader[uuid.UUID, list[ContactRow]]
+    click_page_by_application: AccountLoader[ClickPageKey, list[ClickRow]]
+    click_page_by_link: AccountLoader[ClickPageKey, list[ClickRow]]
+    click_count_by_application: AccountLoader[ClickCountKey, int]
+    click_count_by_link: AccountLoader[ClickCountKey, int]
+    # Predictions (issue 6): see graph/prediction_loaders.py.
+    human_clicks_by_application: AccountLoader[uuid.UUID, list[ClickEvent]]
+    calibration_by_account: AccountLoader[CalibrationKey, Calibration]
+    webhook_deliveries_by_follow_up: AccountLoader[uuid.UUID, list[DeliveryRow]]
 
     @classmethod
     def create(
@@ -84,4 +114,15 @@ class Loaders:
             application_by_id=make(_applications),
             job_by_id=make(_jobs),
             status_history_by_application=make(_history, list),
+            engagement_by_application=make(_engagement),
+            links_by_application=make(link_loaders.links_by_application, list),
+            link_by_tracking_id=make(link_loaders.link_by_tracking_id),
+            contacts_by_application=make(link_loaders.contacts_by_application, list),
+            click_page_by_application=make(link_loaders.click_pages_by_application, list),
+            click_page_by_link=make(link_loaders.click_pages_by_link, list),
+            click_count_by_application=make(link_loaders.click_counts_by_application, int),
+            click_count_by_link=make(link_loaders.click_counts_by_link, int),
+            human_clicks_by_application=make(prediction_loaders.human_clicks, list),
+            calibration_by_account=make(prediction_loaders.calibrations),
+            webhook_deliveries_by_follow_up=make(prediction_loaders.webhook_deliveries, list),
         )

@@ -3,21 +3,46 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from graph.extensions import OperationMetrics
+from graph.resolvers.analytics import AnalyticsQueries
+from graph.resolvers.analytics_jobs import AnalyticsJobMutations, AnalyticsJobQueries
 from graph.resolvers.applications import ApplicationQueries
+from graph.resolvers.ingestion import IngestionMutations, IngestionQueries
 from graph.resolvers.jobs import JobMutations
+from graph.resolvers.predictions import PredictionMutations, PredictionQueries
 from linkinsights.settings import get_settings
 
-Query = merge_types("Query", (ApplicationQueries,))
-Mutation = merge_types("Mutation", (JobMutations,))
+Query = merge_types(
+    "Query",
+    (
+        ApplicationQueries,
+        AnalyticsQueries,
+        PredictionQueries,
+        IngestionQueries,
+        AnalyticsJobQueries,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (JobMutations, PredictionMutations, IngestionMutations, AnalyticsJobMutations),
+)
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors are not server errors: the view logs the unexpected ones, once."""
 
 
 def build_schema() -> strawberry.Schema:
     settings = get_settings()
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[

@@ -8,10 +8,12 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
-from arq.worker import Worker
+from arq.worker import Function, Worker
 
 from db.engine import make_engine, make_sessionmaker
+from jobs.calculate import analytics_functions, nightly_cron_job
 from jobs.tasks import anonymise_ips
+from jobs.webhooks import webhook_function
 from linkinsights.settings import Settings, get_settings
 
 log = logging.getLogger("linkinsights.worker")
@@ -33,14 +35,16 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
         await engine.dispose()
 
 
-def functions() -> list[WorkerCoroutine]:
-    return [anonymise_ips]
+def functions() -> list[WorkerCoroutine | Function]:
+    return [anonymise_ips, webhook_function(), *analytics_functions()]
 
 
 def cron_jobs(settings: Settings) -> list[Any]:
     return [
         # Retention: once a day, at a quiet time; unique so only one worker runs it.
         cron(anonymise_ips, hour={3}, minute={17}, unique=True, run_at_startup=False),
+        # Analytics for every application (settings.nightly_cron, seed "0 2 * * *").
+        nightly_cron_job(settings),
     ]
 
 

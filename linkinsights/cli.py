@@ -216,9 +216,8 @@ async def load_demo(
     account_id: uuid.UUID | None,
     timezone: str,
 ) -> str:
-    from db.demo import seed_account
-
     from db import accounts
+    from db.demo import seed_account
 
     async def work(session: Any) -> str:
         nonlocal account_id
@@ -399,10 +398,8 @@ async def prepare_demo(settings: Settings) -> str:
 
 async def _calculate_demo(settings: Settings) -> None:
     """Compute the metrics once so the demo shows scores straight away."""
-    try:
-        from jobs.calculate import calculate_all
-    except ImportError:
-        return
+    from jobs.calculate import calculate_all
+
     await calculate_all(settings)
 
 
@@ -434,6 +431,70 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+@app.command()
+def reclassify(
+    chunk: Annotated[int, typer.Option(min=1, help="Applications per transaction")] = 500,
+) -> None:
+    """Re-apply the current bot rules (agents, HEAD, referrers, bursts) to stored clicks."""
+
+    async def go(settings: Settings) -> tuple[int, int]:
+        from db.engine import make_engine, make_sessionmaker
+        from jobs.reclassify import reclassify_all
+
+        assert settings.database_url is not None
+        engine = make_engine(settings.database_url, pool_size=2)
+        try:
+            return await reclassify_all(make_sessionmaker(engine), chunk=chunk)
+        finally:
+            await engine.dispose()
+
+    examined, changed = run_async(go)
+    typer.echo(f"reclassified {examined} clicks: {changed} verdicts changed")
+
+
+@app.command()
+def calculate(
+    account: Annotated[str | None, typer.Option(help="Only this account id")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO-8601 instant with offset (default: now)")
+    ] = None,
+) -> None:
+    """Compute the behavioural metrics now, in this process, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from jobs.calculate import calculate_in_process
+
+    try:
+        account_id = uuid.UUID(account) if account else None
+        when = datetime.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        raise fail(f"bad --account or --as-of: {exc}") from exc
+    if when is not None and when.utcoffset() is None:
+        raise fail("--as-of needs a UTC offset, e.g. 2024-05-01T00:00:00+00:00")
+
+    async def go(settings: Settings) -> Any:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        ) as progress:
+            task = progress.add_task("applications", total=None)
+            return await calculate_in_process(
+                settings,
+                account_id=account_id,
+                as_of=when,
+                on_start=lambda chunks, apps: progress.update(task, total=apps),
+                on_chunk=lambda apps: progress.advance(task, apps),
+            )
+
+    summary = run_async(go)
+    typer.echo(
+        f"calculated {summary.applications} applications in {summary.chunks} chunks, "
+        f"{summary.seconds:.1f} s ({summary.rate:,.0f} applications/s); run {summary.run_id}"
+    )
 
 
 @app.command("export-schema")

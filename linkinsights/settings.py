@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     worker_max_jobs: int = 4
     job_timeout_seconds: int = 600
     ip_retention_days: int = 90
+    # The nightly run's Redis lock expires after this, should its workers all die.
+    nightly_lock_seconds: int = 6 * 3600
 
     # Predictions
     high_priority_threshold: int = 70
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
     calibration_prior_strength: float = 10.0
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 5
+    webhook_backoff_seconds: float = Field(
+        default=10.0, description="Delay before the 2nd webhook attempt; doubles each retry"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ import strawberry
 from db import applications as app_db
 from db.applications import ApplicationFilter as DbFilter
 from graph.context import Context
+from graph.errors import BadUserInput
 from graph.relay import Connection, build_connection, check_first, decode_cursor, encode_cursor
 from graph.types.application import Application, Job
 from graph.types.common import ApplicationStatus, require_uuid
@@ -37,6 +38,7 @@ class ApplicationOrder(Enum):
     APPLIED_AT_ASC = "APPLIED_AT_ASC"
     ENGAGEMENT_SCORE_DESC = "ENGAGEMENT_SCORE_DESC"
     LAST_CLICK_DESC = "LAST_CLICK_DESC"
+    INTENT_SCORE_DESC = "INTENT_SCORE_DESC"
 
 
 def to_db_filter(flt: ApplicationFilter | None) -> DbFilter | None:
@@ -51,18 +53,24 @@ def to_db_filter(flt: ApplicationFilter | None) -> DbFilter | None:
     )
 
 
-def _sort_value(row: app_db.ApplicationRow, order: str) -> object:
-    if order in ("APPLIED_AT_DESC", "APPLIED_AT_ASC"):
-        return row.created_at.isoformat()
-    if order == "ENGAGEMENT_SCORE_DESC":
-        return row.engagement_score
-    return None if row.last_click_timestamp is None else row.last_click_timestamp.isoformat()
+_SCORE_ORDERS = ("ENGAGEMENT_SCORE_DESC", "INTENT_SCORE_DESC")
+
+
+def _sort_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _parse_sort_value(value: object, order: str) -> object:
-    if value is None or order == "ENGAGEMENT_SCORE_DESC":
+    if value is None:
+        return None
+    if order in _SCORE_ORDERS:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadUserInput("`after` is not a cursor for this order", field="after")
         return value
-    return datetime.fromisoformat(str(value))
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise BadUserInput("`after` is not a cursor for this order", field="after") from exc
 
 
 @strawberry.type
@@ -97,11 +105,11 @@ class ApplicationQueries:
             total = await app_db.count_applications(
                 session, account_id=viewer.account_id, flt=db_filter
             )
-        for row in rows:
-            ctx.loaders.application_by_id.prime(row.id, row)
+        for page_row in rows:
+            ctx.loaders.application_by_id.prime(page_row.row.id, page_row.row)
         return build_connection(
-            [Application(row=r) for r in rows],
-            [encode_cursor([_sort_value(r, order), str(r.id)]) for r in rows],
+            [Application(row=r.row) for r in rows],
+            [encode_cursor([_sort_value(r.sort_value), str(r.row.id)]) for r in rows],
             first=first,
             total_count=total,
             has_previous=after is not None,

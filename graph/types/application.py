@@ -10,9 +10,11 @@ import strawberry
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
 from graph.context import Context
 from graph.types.common import ApplicationStatus
+from graph.types.engagement import EngagementMetrics
+from graph.types.link import ClickConnection, Contact, TrackedLink, resolve_clicks
 
 if TYPE_CHECKING:
-    pass
+    from graph.types.prediction import Prediction
 
 
 @strawberry.type
@@ -116,6 +118,48 @@ class Application:
     async def status_history(self, info: strawberry.Info[Context, None]) -> list[StatusChange]:
         rows = await info.context.loaders.status_history_by_application.load(self.row.id)
         return [StatusChange(row=r) for r in rows or []]
+
+    @strawberry.field(
+        description="Behavioural metrics from the last analytics run; null until calculated."
+    )
+    async def engagement(self, info: strawberry.Info[Context, None]) -> EngagementMetrics | None:
+        row = await info.context.loaders.engagement_by_application.load(self.row.id)
+        return None if row is None else EngagementMetrics(row=row)
+
+    @strawberry.field(description="The application's tracked links, inactive ones too.")
+    async def links(self, info: strawberry.Info[Context, None]) -> list[TrackedLink]:
+        rows = await info.context.loaders.links_by_application.load(self.row.id)
+        return [TrackedLink(row=r) for r in rows or []]
+
+    @strawberry.field(description="Clicks on the application's links, oldest first.")
+    async def clicks(
+        self,
+        info: strawberry.Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        include_bots: bool = False,
+    ) -> ClickConnection:
+        return await resolve_clicks(
+            info,
+            kind="application",
+            key=self.row.id,
+            first=first,
+            after=after,
+            include_bots=include_bots,
+        )
+
+    @strawberry.field(description="Who received the application.")
+    async def contacts(self, info: strawberry.Info[Context, None]) -> list[Contact]:
+        rows = await info.context.loaders.contacts_by_application.load(self.row.id)
+        return [Contact(row=r) for r in rows or []]
+
+    @strawberry.field(description="Live prediction from the clicks so far (SPEC §6).")
+    async def prediction(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[Prediction, strawberry.lazy("graph.types.prediction")]:
+        from graph.types.prediction import prediction_for
+
+        return await prediction_for(info.context, self.row)
 
 
 ApplicationRef = Annotated["Application", strawberry.lazy("graph.types.application")]
