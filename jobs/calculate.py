@@ -28,6 +28,7 @@ from arq.worker import Function
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import analytics_runs as runs_db
+from db import follow_ups as follow_ups_db
 from db.batch import compute_analytics
 from jobs.schedule import parse_cron
 from linkinsights.settings import Settings
@@ -92,6 +93,26 @@ async def process_chunk(
         )
 
 
+async def create_follow_ups(
+    sessionmaker: async_sessionmaker[AsyncSession], run: runs_db.RunRow
+) -> list[uuid.UUID]:
+    """Once a run is complete: follow-ups for applications that became high priority.
+
+    Runs once per completed run (not per chunk, so chunks do not contend on the same rows);
+    a retried last chunk finds nothing new. Returns the follow-ups whose account has a webhook,
+    to be enqueued after this commit.
+    """
+    async with sessionmaker() as session, session.begin():
+        return await follow_ups_db.after_batch(session, account_id=run.account_id)
+
+
+async def enqueue_webhooks(redis: ArqRedis, settings: Settings, ids: list[uuid.UUID]) -> None:
+    from jobs.webhooks import enqueue_follow_up_webhooks
+
+    if ids:
+        await enqueue_follow_up_webhooks(redis, ids, queue_name=settings.queue_name)
+
+
 # ----------------------------------------------------------------------------- arq tasks
 
 
@@ -113,6 +134,8 @@ async def calculate_chunk(ctx: dict[str, Any], run_id: str, chunk_no: int) -> in
         raise
     if run is None:
         return None
+    if run.status == "complete":
+        await enqueue_webhooks(ctx["redis"], settings, await create_follow_ups(sessionmaker, run))
     if run.status in ("complete", "failed"):
         await _release_nightly(ctx, rid)
     return run.applications_processed
@@ -228,6 +251,15 @@ async def calculate_in_process(
         async with sessionmaker() as session:
             final = await runs_db.get_run(session, run_id=run.id, account_id=None)
         assert final is not None
+        webhook_ids = await create_follow_ups(sessionmaker, final)
+        if webhook_ids and settings.redis_url:
+            from arq.connections import RedisSettings, create_pool
+
+            redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+            try:
+                await enqueue_webhooks(redis, settings, webhook_ids)
+            finally:
+                await redis.aclose()
         return CalculationSummary(
             run_id=run.id,
             applications=final.applications_processed,

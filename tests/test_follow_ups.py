@@ -334,3 +334,70 @@ async def test_webhook_connection_errors_are_recorded_and_no_url_sends_nothing(
     assert result == "skipped: no follow-up or no webhook URL"
     assert await deliveries(sessionmaker, created.id) == []
     assert receiver.requests == []
+
+
+# ------------------------------------------------------------------- batch -> follow-up -> hook
+
+
+async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
+    settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+) -> None:
+    """The whole seed 000 §3.3 loop: the batch raises the score above 70, the completed run
+    creates the follow-up, and the worker delivers the signed webhook."""
+    from datetime import timedelta
+
+    from batch_fixtures import App, Click, load
+
+    from jobs.calculate import calculate_in_process
+
+    account = await make_account()
+    await set_webhook(sessionmaker, account, receiver.url)
+    applied = recent_wednesday()
+    app_id = uuid.uuid4()
+    # LinkedIn + Calendly 1 h after applying: 10 + 25 + 40 + 30 (quick) + 10 (two functions) = 100.
+    clicks = [
+        Click(uuid.uuid4(), applied + timedelta(hours=1), "LinkedIn"),
+        Click(uuid.uuid4(), applied + timedelta(hours=1, minutes=5), "Calendly"),
+    ]
+    await load(sessionmaker, [App(app_id, account, applied, clicks)])
+
+    summary = await calculate_in_process(settings, account_id=account, sessionmaker=sessionmaker)
+    assert summary.applications == 1
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT ja.engagement_score, ja.is_high_priority, f.id AS follow_up"
+                    " FROM job_applications ja LEFT JOIN follow_ups f ON f.application_id = ja.id"
+                    " WHERE ja.id = :id"
+                ),
+                {"id": app_id},
+            )
+        ).one()
+    assert (row.engagement_score, row.is_high_priority) == (100, True)
+    assert row.follow_up is not None
+
+    # A second run creates no second follow-up.
+    await calculate_in_process(settings, account_id=account, sessionmaker=sessionmaker)
+    async with sessionmaker() as session:
+        count = (
+            await session.execute(
+                text("SELECT count(*) FROM follow_ups WHERE application_id = :id"), {"id": app_id}
+            )
+        ).scalar_one()
+    assert count == 1
+
+    # The run enqueued the delivery; a burst worker sends it.
+    worker = build_worker(settings, burst=True, poll_delay=0.02)
+    try:
+        await worker.main()
+    finally:
+        await worker.pool.delete(worker.health_check_key)
+        if worker.on_shutdown is not None:
+            await worker.on_shutdown(worker.ctx)
+        await worker.pool.aclose()
+    assert len(receiver.requests) == 1
+    headers, body = receiver.requests[0]
+    check_signature(headers, body)
+    assert json.loads(body)["application"]["id"] == str(app_id)
+    assert await deliveries(sessionmaker, row.follow_up) == [(1, 200, True)]
