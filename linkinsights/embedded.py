@@ -77,6 +77,10 @@ class EmbeddedPostgres:
     started_here: bool = False
     _user: str | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # The server runs with its data directory as working directory: paths must be absolute.
+        self.root = self.root.resolve()
+
     @property
     def pgdata(self) -> Path:
         return self.root / "pgdata"
@@ -164,13 +168,9 @@ class EmbeddedPostgres:
                 timeout=120,
             )
         self.port = known if known and not _port_answers(known) else _free_port()
-        sockdir = self.root / "sock"
-        sockdir.mkdir(exist_ok=True)
-        if self._user is not None:
-            pw = pwd.getpwnam(self._user)
-            os.chown(sockdir, pw.pw_uid, pw.pw_gid)
         opts = (
-            f"-h 127.0.0.1 -p {self.port} -k {sockdir} -c fsync=off -c synchronous_commit=off "
+            # TCP only: no Unix socket, whose path would have to be short and absolute.
+            f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB "
             "-c work_mem=64MB -c maintenance_work_mem=256MB"
         )
@@ -231,6 +231,9 @@ class EmbeddedRedis:
     port: int = 0
     started_here: bool = False
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
 
     @property
     def url(self) -> str:

@@ -129,3 +129,16 @@ def test_configured_urls_start_nothing(tmp_path: Path) -> None:
     assert svc.redis_url == "redis://cache.example:6379/0"
     assert list(tmp_path.iterdir()) == []
     svc.stop()
+
+
+async def test_relative_data_dir_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` passes the default `.data`: PostgreSQL runs inside its data directory, so a
+    relative path must not leak into anything the server resolves itself."""
+    monkeypatch.chdir(tmp_path)
+    svc = start_services(database_url=None, redis_url=None, data_dir=Path(".data"))
+    try:
+        assert await _select_one(svc.database_url) == 1
+        assert await _ping(svc.redis_url)
+        assert (tmp_path / ".data" / "postgres" / "pgdata" / "PG_VERSION").exists()
+    finally:
+        svc.stop()
