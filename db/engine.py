@@ -25,10 +25,24 @@ def make_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout, on every loader batch. A connection
+        # broken by a server restart is invalidated on its first error and replaced.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         connect_args={"server_settings": {"application_name": application_name}},
     )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for single-statement reads (loader batches, key lookups) in autocommit mode.
+
+    A statement is its own snapshot, so BEGIN and ROLLBACK around it buy nothing but two round
+    trips; a resolver that reads several statements that must agree uses make_sessionmaker.
+    """
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from db.engine import make_engine, make_sessionmaker
+from db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from graph.observability import QUEUE_DEPTH, REGISTRY, BodyLimitMiddleware, RequestIdMiddleware
 from graph.schema import schema
 from graph.track import Tracker
@@ -41,7 +41,10 @@ def create_app(settings: Settings) -> Starlette:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         resources = Resources(
-            settings=settings, sessionmaker=make_sessionmaker(engine), redis=redis
+            settings=settings,
+            sessionmaker=make_sessionmaker(engine),
+            read_sessionmaker=make_read_sessionmaker(engine),
+            redis=redis,
         )
         view.resources = resources
         await tracker.start()

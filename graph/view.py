@@ -39,6 +39,7 @@ log = logging.getLogger("linkinsights.graphql")
 class Resources:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
 
 
@@ -99,7 +100,7 @@ class GraphQLView(GraphQL[Context, None]):
         assert self.resources is not None, "the lifespan sets the resources"
         res = self.resources
         viewer = await self._authenticate(request)
-        loaders = Loaders.create(res.sessionmaker, viewer.account_id if viewer else _NO_ACCOUNT)
+        loaders = Loaders.create(res.read_sessionmaker, viewer.account_id if viewer else _NO_ACCOUNT)
         return Context(
             settings=res.settings,
             sessionmaker=res.sessionmaker,
@@ -142,7 +143,7 @@ class GraphQLView(GraphQL[Context, None]):
                 res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
             )
             raise Unauthenticated("Unknown or revoked API key")
-        async with res.sessionmaker() as session:
+        async with res.read_sessionmaker() as session:
             row = await accounts_db.find_key(session, key_hash=hash_key(key))
             if row is None or row.revoked_at is not None:
                 await hit(
@@ -153,7 +154,6 @@ class GraphQLView(GraphQL[Context, None]):
                 raise Unauthenticated("Unknown or revoked API key")
             if row.last_used_at is None or _stale(row.last_used_at):
                 await accounts_db.touch_key(session, key_id=row.id)
-                await session.commit()
         await hit(
             res.redis, bucket=f"key:{row.id}", limit=res.settings.rate_limit_per_key_per_minute
         )
