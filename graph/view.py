@@ -100,7 +100,9 @@ class GraphQLView(GraphQL[Context, None]):
         assert self.resources is not None, "the lifespan sets the resources"
         res = self.resources
         viewer = await self._authenticate(request)
-        loaders = Loaders.create(res.read_sessionmaker, viewer.account_id if viewer else _NO_ACCOUNT)
+        loaders = Loaders.create(
+            res.read_sessionmaker, viewer.account_id if viewer else _NO_ACCOUNT
+        )
         return Context(
             settings=res.settings,
             sessionmaker=res.sessionmaker,
