@@ -203,10 +203,13 @@ async def calculate_in_process(
     on_start: Callable[[int, int], None] | None = None,
     on_chunk: Callable[[int], None] | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    follow_ups: bool = True,
 ) -> CalculationSummary:
     """The same chunked calculation, here and now (CLI, demo, benchmark).
 
     ``on_start(chunks, applications)`` and ``on_chunk(applications)`` report progress.
+    ``follow_ups=False`` skips creating the follow-ups after the run (the batch benchmark times
+    the calculation alone).
     """
     from db.engine import make_engine, make_sessionmaker
 
@@ -251,7 +254,7 @@ async def calculate_in_process(
         async with sessionmaker() as session:
             final = await runs_db.get_run(session, run_id=run.id, account_id=None)
         assert final is not None
-        webhook_ids = await create_follow_ups(sessionmaker, final)
+        webhook_ids = await create_follow_ups(sessionmaker, final) if follow_ups else []
         if webhook_ids and settings.redis_url:
             from arq.connections import RedisSettings, create_pool
 
