@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -42,15 +49,25 @@ class Schema(strawberry.Schema):
 
 def build_schema() -> strawberry.Schema:
     settings = get_settings()
+    # The depth and alias limits are validation rules. Their rule classes are made once, so
+    # the validation cache below can key on them: a limiter made per request would bring a
+    # new rule class each time and the cache would never hit.
+    limit_rules = (
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    )
     return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[
             # Factories, so each request gets fresh extension state.
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: AddValidationRules(list(limit_rules)),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             OperationMetrics,
+            # Clients send the same few documents again and again: parsing and validating
+            # one costs several milliseconds, a cache hit almost nothing.
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
         ],
     )
 
