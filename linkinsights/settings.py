@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     session_cookie_name: str = "li_sid"
     dashboard_hosts: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
-    db_pool_size: int = 10
+    # Strawberry resolves sibling fields concurrently and each loader batch takes its own
+    # connection: a pool smaller than that concurrency churns overflow connections.
+    db_pool_size: int = 20
 
     # GraphQL limits
     max_query_depth: int = 10
