@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/redirect.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/predictions.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
