@@ -83,18 +83,18 @@ clicks AS (
     -- the chunk's id range again, on link_tracking: an index range scan of its links
     AND {{link_where}}
 ),
--- One group per application, fed by ONE sort of its clicks by (clicked_at, click_id): the
--- aggregate reads each application's clicks in click order, so array_agg needs no ORDER BY of its
--- own (an ordered aggregate sorts every group again; PostgreSQL 15 does not notice the input is
--- sorted already). The DISTINCT and mode() aggregates rule out a hash aggregate, so the group
--- aggregate consumes the sorted rows in order; tests/test_batch.py checks the sequence against
--- domain.metrics.
+-- One group per application, fed by one sort of its clicks by (clicked_at, click_id). The
+-- sequence still says ORDER BY itself: an aggregate's input order is not guaranteed without it,
+-- and PostgreSQL 16+ re-sorts the input for the DISTINCT aggregates (the embedded PostgreSQL 18
+-- returned sequences in function order). PostgreSQL 16+ can serve the ordered aggregate from
+-- the presorted input; 15 sorts each group again. tests/test_batch.py checks the sequence
+-- against domain.metrics on both.
 -- mode() keeps the first of equally frequent values in its sort order: the code-point-smallest
 -- function (COLLATE "C", as Python compares str) and the earliest hour.
 agg AS (
   SELECT application_id,
          count(*)::int AS total,
-         array_agg(link_function) AS seq,
+         array_agg(link_function ORDER BY clicked_at, click_id) AS seq,
          min(clicked_at) AS first_at,
          max(clicked_at) AS last_at,
          count(DISTINCT link_function)::int AS uniq,
