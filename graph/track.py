@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from db import clicks as clicks_db
 from db.engine import async_url
 from domain.bots import BURST_WINDOW, classify_request, find_scanner_bursts
+from domain.ids import uuid7
 from domain.sources import detect_click_source, extract_utm
 from graph.observability import REDIRECTS
 from linkinsights.settings import Settings
@@ -324,7 +325,7 @@ class Tracker:
             assert self.writer is not None, "the lifespan starts the tracker"
             hit = await self.writer.record(
                 clicks_db.RedirectClick(
-                    click_id=uuid.uuid4(),
+                    click_id=uuid7(),
                     tracking_id=tracking_id,
                     ip_address=ip,
                     user_agent=None if dnt else user_agent,
