@@ -51,12 +51,12 @@ def _metadata(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
-def _click_columns() -> list[Any]:
+def _own_click_columns() -> list[Any]:
+    """The click's own columns (the IP as text); a read adds its link's application."""
     lc = link_clicks.c
     return [
         lc.click_id,
         lc.tracking_id,
-        link_tracking.c.application_id,
         lc.clicked_at,
         func.host(lc.ip_address).label("ip_address"),
         lc.user_agent,
@@ -70,11 +70,19 @@ def _click_columns() -> list[Any]:
     ]
 
 
-def click_row(row: Any) -> ClickRow:
+def _click_columns() -> list[Any]:
+    return [*_own_click_columns(), link_tracking.c.application_id]
+
+
+_FROM_ROW: Any = object()
+
+
+def click_row(row: Any, *, application_id: uuid.UUID | None = _FROM_ROW) -> ClickRow:
+    """A ClickRow from a read (application_id in the row) or an insert (given, maybe None)."""
     return ClickRow(
         click_id=row.click_id,
         tracking_id=row.tracking_id,
-        application_id=row.application_id,
+        application_id=row.application_id if application_id is _FROM_ROW else application_id,
         clicked_at=row.clicked_at,
         ip_address=row.ip_address,
         user_agent=row.user_agent,
@@ -411,42 +419,10 @@ async def insert_click(
     }
     if clicked_at is not None:
         values["clicked_at"] = clicked_at
-    lc = link_clicks.c
     row = (
-        await session.execute(
-            insert(link_clicks)
-            .values(**values)
-            .returning(
-                lc.click_id,
-                lc.tracking_id,
-                lc.clicked_at,
-                func.host(lc.ip_address).label("ip_address"),
-                lc.user_agent,
-                lc.referrer_url,
-                lc.session_id,
-                lc.click_source,
-                lc.metadata,
-                lc.is_bot,
-                lc.bot_reason,
-                lc.request_method,
-            )
-        )
+        await session.execute(insert(link_clicks).values(**values).returning(*_own_click_columns()))
     ).one()
-    return ClickRow(
-        click_id=row.click_id,
-        tracking_id=row.tracking_id,
-        application_id=application_id,
-        clicked_at=row.clicked_at,
-        ip_address=row.ip_address,
-        user_agent=row.user_agent,
-        referrer_url=row.referrer_url,
-        session_id=row.session_id,
-        click_source=row.click_source,
-        metadata=_metadata(row.metadata),
-        is_bot=row.is_bot,
-        bot_reason=row.bot_reason,
-        request_method=row.request_method,
-    )
+    return click_row(row, application_id=application_id)
 
 
 async def click_by_id(
