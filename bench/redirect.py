@@ -45,7 +45,7 @@ def free_port() -> int:
 # --- servers (run in subprocesses) ------------------------------------------------------------
 
 
-def serve(kind: str, port: int, database_url: str, redis_url: str) -> None:
+def serve(kind: str, port: int, database_url: str, redis_url: str, workers: int) -> None:
     import uvicorn
 
     if kind == "raw":
@@ -71,25 +71,21 @@ def serve(kind: str, port: int, database_url: str, redis_url: str) -> None:
         uvloop.run(main())
         return
 
-    if kind == "ceiling":
-        from starlette.applications import Starlette
-        from starlette.requests import Request
-        from starlette.responses import Response
-        from starlette.routing import Route
+    from linkinsights.server import run_api
+    from linkinsights.settings import Settings
 
-        async def constant(request: Request) -> Response:
-            return Response(status_code=302, headers={"location": "https://example.com/"})
-
-        app = Starlette(routes=[Route("/track/{tracking_id}", constant)])
-    else:
-        from graph.app import create_app
-        from linkinsights.settings import Settings
-
-        app = create_app(
-            Settings(database_url=database_url, redis_url=redis_url, log_level="WARNING")
-        )
+    settings = Settings(
+        database_url=database_url, redis_url=redis_url, log_level="WARNING", api_workers=workers
+    )
+    if kind == "app":
+        # Exactly as `linkinsights api` serves it (same worker processes, same heap settling).
+        run_api(settings, host="127.0.0.1", port=port)
+        return
+    # The ceiling: a bare Starlette app, served by as many uvicorn processes as the app.
     uvicorn.run(
-        app,
+        "redirect:ceiling_app",
+        factory=True,
+        workers=workers,
         host="127.0.0.1",
         port=port,
         loop="uvloop",
@@ -99,13 +95,26 @@ def serve(kind: str, port: int, database_url: str, redis_url: str) -> None:
     )
 
 
+def ceiling_app() -> object:
+    """A constant 302 from Starlette, no middleware and no database."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def constant(request: Request) -> Response:
+        return Response(status_code=302, headers={"location": "https://example.com/"})
+
+    return Starlette(routes=[Route("/track/{tracking_id}", constant)])
+
+
 def start_server(
-    kind: str, database_url: str, redis_url: str
+    kind: str, database_url: str, redis_url: str, workers: int
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind, "--port", str(port),
-         "--database-url", database_url, "--redis-url", redis_url],
+         "--database-url", database_url, "--redis-url", redis_url, "--workers", str(workers)],
         cwd=ROOT,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -297,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
     import uvloop
 
     from linkinsights.runtime import services
+    from linkinsights.server import worker_count
     from linkinsights.settings import Settings
 
     base = Settings(
@@ -310,6 +320,9 @@ def run(args: argparse.Namespace) -> int:
         server_url = settings.database_url
         url, ids = uvloop.run(make_database(server_url, args.links))
         paths = [f"/track/{t}" for t in ids]
+        workers = worker_count(
+            settings if args.workers is None else Settings(api_workers=args.workers)
+        )
         kw = {"concurrency": args.concurrency, "duration": args.duration, "warmup": args.warmup}
         try:
             results: dict[str, Result] = {}
@@ -318,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
                 ("ceiling", "ceiling: bare Starlette 302"),
                 ("app", "app: /track with click stored"),
             ):
-                proc, port = start_server(kind, url, settings.redis_url)
+                proc, port = start_server(kind, url, settings.redis_url, workers)
                 try:
                     before = uvloop.run(count_clicks(url)) if kind == "app" else 0
                     results[kind] = uvloop.run(load(label, port, paths, **kw))
@@ -331,8 +344,10 @@ def run(args: argparse.Namespace) -> int:
                 finally:
                     stop_server(proc)
             app, ceiling = results["app"], results["ceiling"]
-            print(f"redirect benchmark: {args.concurrency} clients, {args.duration:.0f} s each, "
-                  f"{len(ids)} links, {os.cpu_count()} CPUs")  # fmt: skip
+            print(
+                f"redirect benchmark: {args.concurrency} clients, {args.duration:.0f} s each, "
+                f"{len(ids)} links, {os.cpu_count()} CPUs, {workers} server process(es)"
+            )
             for r in results.values():
                 print("  " + r.line())
             measured_total = app.requests + app.errors
@@ -361,13 +376,19 @@ def main() -> int:
     parser.add_argument(
         "--paced-fraction", type=float, default=0.5, help="paced load, share of app throughput"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes for the ceiling and the app (default: API_WORKERS, 0 = per core)",
+    )
     parser.add_argument("--serve", choices=["raw", "ceiling", "app"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.database_url, args.redis_url)
+        serve(args.serve, args.port, args.database_url, args.redis_url, args.workers)
         return 0
     return run(args)
 

@@ -257,27 +257,16 @@ def api(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Run the HTTP API (uvicorn) alone."""
-    import uvicorn
-
-    from graph.app import create_app
+    """Run the HTTP API (uvicorn) alone; API_WORKERS processes (0 = one per CPU core)."""
     from graph.observability import configure_logging
     from linkinsights.runtime import services
+    from linkinsights.server import run_api
 
     base = get_settings()
     try:
         with services(base) as (settings, _svc):
             configure_logging(settings.log_level)
-            uvicorn.run(
-                create_app(settings),
-                host=host or settings.host,
-                port=port or settings.port,
-                loop="uvloop",
-                http="httptools",
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=3,
-            )
+            run_api(settings, host=host or settings.host, port=port or settings.port)
     except EmbeddedError as exc:
         raise fail(f"could not start the embedded services: {exc}") from exc
 

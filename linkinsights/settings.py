@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     session_cookie_name: str = "li_sid"
     dashboard_hosts: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
+    api_workers: int = Field(
+        default=0, description="Processes serving the API; 0 = one per CPU core"
+    )
     # Strawberry resolves sibling fields concurrently and each loader batch takes its own
     # connection: a pool smaller than that concurrency churns overflow connections.
     db_pool_size: int = 20

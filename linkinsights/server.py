@@ -1,0 +1,78 @@
+"""Serving the HTTP app: uvicorn on uvloop + httptools, one or more worker processes.
+
+`linkinsights api` (and so `linkinsights serve`) and the benchmarks all start the API here, so
+what is measured is what runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+
+from linkinsights.settings import Settings
+
+
+def worker_count(settings: Settings) -> int:
+    """`api_workers`, where 0 means one process per CPU core."""
+    if settings.api_workers > 0:
+        return settings.api_workers
+    return max(1, os.cpu_count() or 1)
+
+
+def settle_heap() -> None:
+    """Move everything loaded at start (modules, the schema) out of the collector's sight.
+
+    A full (generation 2) collection walks every live object. The API imports enough (the
+    schema, SQLAlchemy, graphql-core, the crawler patterns) that each one took ~100 ms, paused
+    one request in ~20 and set the p95. Frozen objects are never scanned again; what requests
+    allocate is collected as before (a full collection now takes ~7 ms).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def app_for_worker() -> object:
+    """The factory each uvicorn worker process calls: settings from its environment."""
+    from graph.app import create_app
+    from graph.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    settle_heap()
+    return app
+
+
+def run_api(settings: Settings, *, host: str, port: int) -> None:
+    """Serve the API until SIGINT/SIGTERM. `settings` must carry both service URLs."""
+    import uvicorn
+
+    assert settings.database_url, "resolve the services first"
+    assert settings.redis_url, "resolve the services first"
+    options: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 3,
+    }
+    workers = worker_count(settings)
+    if workers == 1:
+        from graph.app import create_app
+
+        app = create_app(settings)
+        settle_heap()
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        return
+    # Several processes share the port; each builds its app from the environment, which
+    # must then name the services this process resolved (embedded ones included).
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["REDIS_URL"] = settings.redis_url
+    uvicorn.run(
+        "linkinsights.server:app_for_worker",
+        factory=True,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )
