@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> Starlette:
             redis=redis,
         )
         view.resources = resources
-        await tracker.start()
+        await tracker.start(redis)
         app.state.resources = resources
         try:
             yield

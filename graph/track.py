@@ -35,6 +35,7 @@ from db.engine import async_url
 from domain.bots import BURST_WINDOW, classify_request, find_scanner_bursts
 from domain.ids import uuid7
 from domain.sources import detect_click_source, extract_utm
+from graph.burst_gate import BurstGate
 from graph.observability import REDIRECTS
 from linkinsights.settings import Settings
 
@@ -147,30 +148,44 @@ class ClickWriter:
                 future.set_result(hits.get(click.click_id))
 
 
-BurstCheck = tuple[uuid.UUID, clicks_db.BurstClient, datetime, "asyncio.Future[None]"]
+# application, client, tracking id, clicked at, done
+BurstCheck = tuple[uuid.UUID, clicks_db.BurstClient, str, datetime, "asyncio.Future[None]"]
 
 
 class BurstChecker:
     """Runs the scanner-burst check of many redirects together, a moment after they happened.
 
     One flusher waits `delay` after the first pending check (so clicks racing each other have
-    committed), then looks up the neighbouring clicks of every pending (application, client)
-    in one statement and flags every burst found in one UPDATE. Off the redirect's path: the
-    redirect has been answered before its check is even queued.
+    committed), asks the gate (graph.burst_gate, one Redis round trip) which of them could be
+    part of a burst at all, then looks up the neighbouring clicks of every remaining
+    (application, client) in one statement and flags every burst found in one UPDATE. Off the
+    redirect's path: the redirect has been answered before its check is even queued.
     """
 
-    def __init__(self, pool: Any, *, delay: float = 0.05, max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        *,
+        gate: BurstGate | None = None,
+        delay: float = 0.05,
+        max_batch: int = 1000,
+    ) -> None:
         self.pool = pool
+        self.gate = gate
         self.delay = delay
         self.max_batch = max_batch
         self._queue: asyncio.Queue[BurstCheck] = asyncio.Queue()
         self._task = asyncio.create_task(self._flush_forever())
 
     async def check(
-        self, application_id: uuid.UUID, client: clicks_db.BurstClient, clicked_at: datetime
+        self,
+        application_id: uuid.UUID,
+        client: clicks_db.BurstClient,
+        tracking_id: str,
+        clicked_at: datetime,
     ) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((application_id, client, clicked_at, future))
+        self._queue.put_nowait((application_id, client, tracking_id, clicked_at, future))
         await future
 
     async def close(self) -> None:
@@ -178,7 +193,7 @@ class BurstChecker:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         while not self._queue.empty():
-            future = self._queue.get_nowait()[3]
+            future = self._queue.get_nowait()[4]
             if not future.done():
                 future.set_result(None)
 
@@ -201,9 +216,14 @@ class BurstChecker:
                         future.set_result(None)
 
     async def _check(self, batch: list[BurstCheck]) -> None:
+        if self.gate is not None:
+            possible = await self.gate.possible_bursts([c[:4] for c in batch])
+            batch = [check for check, maybe in zip(batch, possible, strict=True) if maybe]
+            if not batch:
+                return
         # One lookup per (application, client), over the union of their windows.
         windows: dict[tuple[uuid.UUID, clicks_db.BurstClient], tuple[datetime, datetime]] = {}
-        for app_id, client, at, _ in batch:
+        for app_id, client, _, at, _ in batch:
             since, until = at - BURST_WINDOW, at + BURST_WINDOW
             old = windows.get((app_id, client))
             windows[(app_id, client)] = (
@@ -256,7 +276,8 @@ class Tracker:
         self._dashboard_hosts = tuple(settings.dashboard_hosts)
         self._secure_cookie = settings.public_base_url.startswith("https://")
 
-    async def start(self) -> None:
+    async def start(self, redis: Any = None) -> None:
+        """Open the pool; with `redis`, scanner-burst checks are gated there first."""
         assert self.settings.database_url is not None
         self.pool = await asyncpg.create_pool(
             _plain_dsn(self.settings.database_url),
@@ -265,7 +286,7 @@ class Tracker:
             server_settings={"application_name": "linkinsights-track"},
         )
         self.writer = ClickWriter(self.pool, flushers=max(1, self.settings.db_pool_size // 2))
-        self.bursts = BurstChecker(self.pool)
+        self.bursts = BurstChecker(self.pool, gate=BurstGate(redis) if redis else None)
 
     async def stop(self) -> None:
         if self.bursts is not None:
@@ -377,16 +398,20 @@ class Tracker:
         )
         if hit.application_id is not None and client.identified:
             response.background = BackgroundTask(
-                self.check_burst, hit.application_id, client, hit.clicked_at
+                self.check_burst, hit.application_id, client, tracking_id, hit.clicked_at
             )
         return response
 
     async def check_burst(
-        self, application_id: uuid.UUID, client: clicks_db.BurstClient, clicked_at: datetime
+        self,
+        application_id: uuid.UUID,
+        client: clicks_db.BurstClient,
+        tracking_id: str,
+        clicked_at: datetime,
     ) -> None:
         """After the response: flag the whole scanner burst this click completes, if any."""
         if self.bursts is not None:
-            await self.bursts.check(application_id, client, clicked_at)
+            await self.bursts.check(application_id, client, tracking_id, clicked_at)
 
 
 def _location(url: str) -> str:

@@ -392,3 +392,112 @@ async def test_bad_cookie_value_gets_a_fresh_session(app, fx, sessionmaker):
     sid = response.cookies["li_sid"]
     [row] = await clicks_of(sessionmaker, tid)
     assert row["session_id"] == sid != "x"
+
+
+# --- the scanner-burst gate (graph.burst_gate) ---------------------------------------------
+
+RECORD_CLICK = """mutation($i: RecordClickInput!) {
+  recordClick(input: $i) { trackingId isBot botReason } }"""
+
+
+@pytest.fixture
+async def gate(redis_url: str) -> AsyncIterator[Any]:
+    from redis.asyncio import Redis
+
+    from graph.burst_gate import BurstGate
+
+    redis = Redis.from_url(redis_url)
+    try:
+        yield BurstGate(redis)
+    finally:
+        await redis.aclose()
+
+
+async def test_gate_passes_only_other_links_of_one_client_within_the_window(gate):
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from db.clicks import BurstClient
+
+    app, other_app = uuid.uuid4(), uuid.uuid4()
+    me = BurstClient(session_id=None, ip_address="192.0.2.1", user_agent=CHROME)
+    you = BurstClient(session_id="y" * 22, ip_address="192.0.2.1", user_agent=CHROME)
+    anonymous = BurstClient(session_id=None, ip_address=None, user_agent=None)
+    t = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    s = timedelta(seconds=1)
+    assert await gate.possible_bursts(
+        [
+            (app, me, "lt_a", t),  # first click: nothing to pair with
+            (app, me, "lt_a", t + s),  # the same link again: never a burst on its own
+            (app, you, "lt_b", t + 2 * s),  # another client
+            (other_app, me, "lt_b", t + 3 * s),  # another application
+            (app, anonymous, "lt_c", t + 4 * s),  # no one to group by
+            (app, me, "lt_b", t + 30 * s),  # another link, but 29 s after the last lt_a
+            (app, me, "lt_c", t + 35 * s),  # another link 5 s after lt_b: possible
+        ]
+    ) == [False, False, False, False, False, False, True]
+
+
+async def test_gate_without_redis_sends_every_click_to_postgresql():
+    import uuid
+    from datetime import UTC, datetime
+
+    from redis.asyncio import Redis
+
+    from db.clicks import BurstClient
+    from graph.burst_gate import BurstGate
+
+    closed = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    try:
+        client = BurstClient(session_id="z" * 22, ip_address=None, user_agent=None)
+        now = datetime.now(UTC)
+        assert await BurstGate(closed).possible_bursts(
+            [(uuid.uuid4(), client, "lt_a", now), (uuid.uuid4(), client, "lt_b", now)]
+        ) == [True, True]
+    finally:
+        await closed.aclose()
+
+
+async def test_ordinary_redirects_never_query_for_burst_neighbours(app, fx, sessionmaker):
+    """The gate keeps PostgreSQL out of the check unless a second link is clicked."""
+    from db import clicks as clicks_db
+
+    app_id = await fx.application()
+    tids = [
+        await fx.link(app_id, "https://alex.dev/a", "A"),
+        await fx.link(app_id, "https://alex.dev/b", "B"),
+    ]
+    calls: list[int] = []
+    original = clicks_db.burst_candidates_batch
+
+    async def counted(pool: Any, checks: Any) -> Any:
+        calls.append(len(checks))
+        return await original(pool, checks)
+
+    clicks_db.burst_candidates_batch = counted  # type: ignore[assignment]
+    try:
+        for n in range(5):  # five visitors, one link each time: no lookup
+            await hit(app, tids[0], ip=f"198.51.100.{n}", cookies={"li_sid": f"{n:022d}"})
+        await asyncio.sleep(0.2)  # the checks run after the responses
+        assert calls == []
+        await hit(app, tids[1], ip="198.51.100.0", cookies={"li_sid": f"{0:022d}"})
+        await asyncio.sleep(0.2)
+        assert calls == [1]  # visitor 0 now clicked two links: looked up, flagged
+    finally:
+        clicks_db.burst_candidates_batch = original  # type: ignore[assignment]
+    rows = await _verdicts(sessionmaker, tids)
+    assert sorted(is_bot for _, is_bot, _ in rows) == [False] * 4 + [True] * 2
+
+
+async def test_a_burst_across_record_click_and_a_redirect_is_flagged(app, fx, sessionmaker):
+    app_id = await fx.application()
+    a = await fx.link(app_id, "https://alex.dev/a", "A")
+    b = await fx.link(app_id, "https://alex.dev/b", "B")
+    body = await fx.gql(RECORD_CLICK, {"i": {"trackingId": a, "sessionId": "q" * 22}}, key=fx.key)
+    assert body["data"]["recordClick"]["isBot"] is False
+    assert (await hit(app, b, cookies={"li_sid": "q" * 22})).status_code == 302
+    await asyncio.sleep(0.2)
+    assert await _verdicts(sessionmaker, [a, b]) == [
+        (a, True, "scanner_burst"),
+        (b, True, "scanner_burst"),
+    ]

@@ -42,6 +42,7 @@ from domain.validation import (
     validate_url,
     validate_webhook_url,
 )
+from graph.burst_gate import BurstGate
 from graph.context import Context
 from graph.errors import BadUserInput
 from graph.track import parse_ip
@@ -621,6 +622,11 @@ class IngestionMutations:
                         session, account_id=viewer.account_id, click_id=row.click_id
                     )
                     row = again or row
+        if link.application_id is not None and client.identified:
+            # Let later redirects of this client know of this click (graph.burst_gate).
+            await BurstGate(ctx.redis).possible_bursts(
+                [(link.application_id, client, link.tracking_id, row.clicked_at)]
+            )
         return Click(row=row)
 
     @strawberry.mutation(
