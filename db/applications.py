@@ -79,6 +79,16 @@ def application_row(row: Any) -> ApplicationRow:
     return ApplicationRow(**{name: getattr(row, name) for name in ApplicationRow.__slots__})
 
 
+# The columns of ApplicationRow in its field order: hot reads select exactly these and build
+# the row positionally (a page of 100 spent 6% of its time in the getattr form above).
+APPLICATION_COLUMNS = tuple(job_applications.c[name] for name in ApplicationRow.__slots__)
+_N_APPLICATION_COLUMNS = len(APPLICATION_COLUMNS)
+
+
+def _application_from_row(row: Any) -> ApplicationRow:
+    return ApplicationRow(*row[:_N_APPLICATION_COLUMNS])
+
+
 @dataclass(frozen=True, slots=True)
 class ApplicationFilter:
     status: str | None = None
@@ -136,11 +146,20 @@ async def list_applications(
     after: tuple[Any, uuid.UUID] | None = None,
     flt: ApplicationFilter | None = None,
     order: str = "APPLIED_AT_DESC",
-) -> list[PageRow]:
-    """One page (first + 1 rows, so the caller knows whether there is a next page)."""
+    with_total: bool = False,
+) -> tuple[list[PageRow], int | None]:
+    """One page (first + 1 rows, so the caller knows whether there is a next page).
+
+    With ``with_total``, also the number of applications matching the filter (ignoring
+    ``after``), counted by the same statement; None when the page is empty (count then).
+    """
     key, desc, nullable = ORDERS[order]
     ja = job_applications.c
     clauses = filter_clauses(account_id, flt)
+    extra: list[Any] = []
+    if with_total:
+        total = select(func.count()).select_from(job_applications).where(*clauses)
+        extra.append(total.scalar_subquery().label("total_count"))
     if after is not None:
         value, last_id = after
         if value is None:
@@ -166,14 +185,15 @@ async def list_applications(
             link_click_analytics, link_click_analytics.c.application_id == ja.id
         )
     stmt = (
-        select(job_applications, key.label("sort_value"))
+        select(*APPLICATION_COLUMNS, key.label("sort_value"), *extra)
         .select_from(source)
         .where(*clauses)
         .order_by(*order_by)
         .limit(first + 1)
     )
     rows = (await session.execute(stmt)).all()
-    return [PageRow(row=application_row(r), sort_value=r.sort_value) for r in rows]
+    page = [PageRow(row=_application_from_row(r), sort_value=r.sort_value) for r in rows]
+    return page, (int(rows[0].total_count) if with_total and rows else None)
 
 
 async def count_applications(
@@ -190,12 +210,12 @@ async def applications_by_ids(
 ) -> dict[uuid.UUID, ApplicationRow]:
     rows = (
         await session.execute(
-            select(job_applications).where(
+            select(*APPLICATION_COLUMNS).where(
                 job_applications.c.account_id == account_id, job_applications.c.id.in_(ids)
             )
         )
     ).all()
-    return {r.id: application_row(r) for r in rows}
+    return {r.id: _application_from_row(r) for r in rows}
 
 
 async def jobs_by_ids(

@@ -155,3 +155,52 @@ async def test_filters_and_page_cap(paged: tuple[str, list[uuid.UUID]], gql: Gql
         QUERY, {"first": 2, "after": "bm90IGEgY3Vyc29y", "order": "APPLIED_AT_DESC"}, key=key
     )
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_page_jobs_preloaded_match_the_loader_with_and_without_fragments(
+    gql: Gql, api_key: str
+) -> None:
+    """A page hands each application its job from one batch (graph.resolvers.applications);
+    the answer is the one the per-application loader gives, whichever way `job` is asked."""
+
+    async def job(title: str) -> str:
+        body = await gql(
+            "mutation($i: CreateJobInput!) { createJob(input: $i) { id } }",
+            {"i": {"title": title, "company": "Acme"}},
+            key=api_key,
+        )
+        return str(body["data"]["createJob"]["id"])
+
+    a, b = await job("Engineer"), await job("Analyst")
+    for job_id in (a, a, b, None):
+        body = await gql(
+            "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }",
+            {"i": {"jobId": job_id} if job_id else {}},
+            key=api_key,
+        )
+        assert "errors" not in body, body
+    direct = "{ applications(first: 10) { edges { node { id job { id title } } } } }"
+    named = """{ applications(first: 10) { edges { node { ...Row } } } }
+      fragment Row on Application { id job { id title } }"""
+    inline = "{ applications(first: 10) { edges { ... on ApplicationEdge { node { id ... on Application { job { id title } } } } } } }"  # noqa: E501
+    answers = []
+    for query in (direct, named, inline):
+        body = await gql(query, key=api_key)
+        assert "errors" not in body, body
+        answers.append(
+            {e["node"]["id"]: e["node"]["job"] for e in body["data"]["applications"]["edges"]}
+        )
+    assert answers[0] == answers[1] == answers[2]
+    for app_id, got in answers[0].items():  # the loader path: one application at a time
+        body = await gql(
+            "query($id: ID!) { application(id: $id) { job { id title } } }",
+            {"id": app_id},
+            key=api_key,
+        )
+        assert body["data"]["application"]["job"] == got
+    assert sorted((j or {}).get("title", "-") for j in answers[0].values()) == [
+        "-",
+        "Analyst",
+        "Engineer",
+        "Engineer",
+    ]

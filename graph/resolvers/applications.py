@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from db import applications as app_db
 from db.applications import ApplicationFilter as DbFilter
@@ -73,6 +75,32 @@ def _parse_sort_value(value: object, order: str) -> object:
         raise BadUserInput("`after` is not a cursor for this order", field="after") from exc
 
 
+def selects(info: strawberry.Info[Context, None], *path: str) -> bool:
+    """Whether the query selects the field at `path` below this one (fragments included)."""
+
+    def walk(selections: list[Any], rest: tuple[str, ...]) -> bool:
+        for sel in selections:
+            name = getattr(sel, "name", None)
+            if isinstance(sel, SelectedField):
+                if name == rest[0] and (len(rest) == 1 or walk(sel.selections, rest[1:])):
+                    return True
+            elif walk(sel.selections, rest):  # a fragment: look inside
+                return True
+        return False
+
+    return any(walk(f.selections, path) for f in info.selected_fields)
+
+
+async def preload_jobs(ctx: Context, nodes: list[Application]) -> None:
+    """Load the jobs of a page in one batch and hand each application its own."""
+    ids = list({n.row.job_id for n in nodes if n.row.job_id is not None})
+    rows = dict(zip(ids, await ctx.loaders.job_by_id.load_many(ids), strict=True))
+    jobs = {job_id: Job(row=row) for job_id, row in rows.items() if row is not None}
+    for node in nodes:
+        node.preloaded_job = None if node.row.job_id is None else jobs.get(node.row.job_id)
+        node.job_preloaded = True
+
+
 @strawberry.type
 class ApplicationQueries:
     @strawberry.field(description="The caller's applications, newest first by default.")
@@ -94,21 +122,26 @@ class ApplicationQueries:
             keyset = (_parse_sort_value(value, order), require_uuid(str(last_id), field="after"))
         db_filter = to_db_filter(filter)
         async with ctx.sessionmaker() as session:
-            rows = await app_db.list_applications(
+            rows, total = await app_db.list_applications(
                 session,
                 account_id=viewer.account_id,
                 first=first,
                 after=keyset,
                 flt=db_filter,
                 order=order,
+                with_total=True,
             )
-            total = await app_db.count_applications(
-                session, account_id=viewer.account_id, flt=db_filter
-            )
+            if total is None:  # an empty page carries no count
+                total = await app_db.count_applications(
+                    session, account_id=viewer.account_id, flt=db_filter
+                )
         for page_row in rows:
             ctx.loaders.application_by_id.prime(page_row.row.id, page_row.row)
+        nodes = [Application(row=r.row) for r in rows]
+        if selects(info, "edges", "node", "job"):
+            await preload_jobs(ctx, nodes)
         return build_connection(
-            [Application(row=r.row) for r in rows],
+            nodes,
             [encode_cursor([_sort_value(r.sort_value), str(r.row.id)]) for r in rows],
             first=first,
             total_count=total,
