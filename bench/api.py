@@ -152,7 +152,6 @@ def start_server(url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]
         RATE_LIMIT_PER_KEY_PER_MINUTE="0",
         RATE_LIMIT_PER_IP_PER_MINUTE="0",
         LOG_LEVEL="WARNING",
-        DB_POOL_SIZE=env.get("DB_POOL_SIZE", "10"),
     )
     return subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "linkinsights"), "api", "--port", str(port)],

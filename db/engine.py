@@ -19,12 +19,18 @@ def async_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, application_name: str = "linkinsights"
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    application_name: str = "linkinsights",
 ) -> AsyncEngine:
+    """An engine whose pool keeps `pool_size` connections and opens up to `max_overflow`
+    (default: as many again) more for a burst, each closed when it is returned."""
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         # No pre-ping: it costs a round trip per checkout, on every loader batch. A connection
         # broken by a server restart is invalidated on its first error and replaced.
         pool_pre_ping=False,

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
         default=0, description="Processes serving the API; 0 = one per CPU core"
     )
     # Strawberry resolves sibling fields concurrently and each loader batch takes its own
-    # connection: a pool smaller than that concurrency churns overflow connections.
+    # connection. The pool is fixed (no overflow; graph.app says why): per API process,
+    # this many for GraphQL and up to this many for /track.
     db_pool_size: int = 20
 
     # GraphQL limits

@@ -72,3 +72,33 @@ async def test_statements_do_not_grow_with_the_page(
     assert large == small, count_statements.statements[-large:]
     # key lookup, page, count, then one batch each: job, links, engagement, click counts.
     assert small <= 8, count_statements.statements[-small:]
+
+
+async def test_a_one_connection_pool_serves_nested_reads_and_writes(
+    settings: Any, sessionmaker: async_sessionmaker[AsyncSession], api_key: str
+) -> None:
+    """The API's pool has no overflow (graph.app): a resolver that held a connection while
+    waiting for another would hang here, on a pool of one, until the pool timeout."""
+    import asyncio
+
+    import httpx
+    from conftest import GraphQLClient, build_app
+
+    key = await _account_with(sessionmaker, 3)
+    app = build_app(settings.model_copy(update={"db_pool_size": 1}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            gql = GraphQLClient(c)
+            reads = [
+                QUERY,
+                "{ applications(first: 3) { totalCount edges { node { id job { title }"
+                " prediction { confidence reasons } statusHistory { status } } } } }",
+                "{ engagementSummary { totalApplications } linkFunctionEffectiveness"
+                " { recommendations } highPriorityApplications { application { id } } }",
+            ]
+            write = 'mutation { createJob(input: {title: "Pool"}) { id title } }'
+            calls = [gql(q, key=key) for q in reads * 3] + [gql(write, key=api_key) for _ in "abc"]
+            bodies = await asyncio.wait_for(asyncio.gather(*calls), timeout=20)
+    for body in bodies:
+        assert "errors" not in body, body
