@@ -19,16 +19,27 @@ def worker_count(settings: Settings) -> int:
     return max(1, os.cpu_count() or 1)
 
 
+# Collect the youngest generation every 20,000 allocations instead of Python's 700.
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
 def settle_heap() -> None:
-    """Move everything loaded at start (modules, the schema) out of the collector's sight.
+    """Tune the cyclic garbage collector for a request-serving process.
 
     A full (generation 2) collection walks every live object. The API imports enough (the
     schema, SQLAlchemy, graphql-core, the crawler patterns) that each one took ~100 ms, paused
     one request in ~20 and set the p95. Frozen objects are never scanned again; what requests
     allocate is collected as before (a full collection now takes ~7 ms).
+
+    With Python's default thresholds a busy process also ran hundreds of young collections a
+    second, each walking every in-flight request's objects: redirects paced at 2,000/s had a
+    p50 of 8.8 ms and p99 of 35 ms, 3.4 / 17 ms with the collector off, and 4.2 / 21 ms with
+    GC_THRESHOLDS; one application at 10 clients went from 174 to 227 req/s. Garbage cycles
+    live a little longer; memory stays flat (~115 MB per API process under load).
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def app_for_worker() -> object:

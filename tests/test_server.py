@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from linkinsights.server import settle_heap, worker_count
+from linkinsights.server import GC_THRESHOLDS, settle_heap, worker_count
 from linkinsights.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +31,16 @@ def test_worker_count_zero_means_one_per_core() -> None:
     assert worker_count(Settings(api_workers=0)) == max(1, os.cpu_count() or 1)
 
 
-def test_settle_heap_freezes_what_is_loaded() -> None:
+def test_settle_heap_freezes_what_is_loaded_and_collects_less_often() -> None:
+    thresholds = gc.get_threshold()
     try:
         settle_heap()
         assert gc.get_freeze_count() > 1000
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.isenabled()
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def _free_port() -> int:
