@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from graph.burst_gate import BurstGate
 from graph.observability import QUEUE_DEPTH, REGISTRY, BodyLimitMiddleware, RequestIdMiddleware
 from graph.schema import schema
 from graph.track import Tracker
@@ -45,14 +46,16 @@ def create_app(settings: Settings) -> Starlette:
         # (No resolver holds a connection while it waits for another.)
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=0)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        gate = BurstGate(redis)
         resources = Resources(
             settings=settings,
             sessionmaker=make_sessionmaker(engine),
             read_sessionmaker=make_read_sessionmaker(engine),
             redis=redis,
+            burst_gate=gate,
         )
         view.resources = resources
-        await tracker.start(redis)
+        await tracker.start(gate)
         app.state.resources = resources
         try:
             yield

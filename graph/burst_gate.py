@@ -6,49 +6,56 @@ PostgreSQL for each click's neighbours read every click of the application's lin
 20-second window (and parsed their metadata): under load that lookup cost more than the
 inserts themselves and set the redirect's p99.
 
-Each redirect's client therefore records, per application, the last time it clicked each link,
-in a Redis sorted set shared by every API process (score: milliseconds; member: tracking id;
-expiring after two windows). Only a click that finds another link of the same application
-within a window of itself goes on to the full check in PostgreSQL (db.clicks, which also
-follows a chain further back and flags the whole burst, its first click too). Whichever of
-two clicks is checked second sees the first, so no burst is missed; Redis being unavailable
-sends every click to the full check, as before.
+Each click is therefore also recorded in a Redis sorted set per (application, client), shared
+by every API process (score: click time in ms; member: tracking id and click id). Only a click
+that finds a click of *another* link of the same application within a window of itself goes on
+to the full check in PostgreSQL (db.clicks, which also follows a chain further back and flags
+the whole burst, its first click too). Whichever of two clicks is recorded second sees the
+first, in whatever order their times are; a set lives until two windows after its latest
+click time (future-dated clicks included) and keeps its newest 100 clicks. Redis unavailable
+or slow (over `TIMEOUT`) sends every click to the full check, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from db.clicks import BurstClient
 from domain.bots import BURST_WINDOW
 
 log = logging.getLogger("linkinsights.track")
 
-# KEYS[1]: the (application, client) set. ARGV: click time (ms), tracking id, window (ms), ttl (s).
-# Keeps each link's latest click time (a late check never moves it back) and answers 1 when
-# some *other* link of the set was clicked within the window around this click.
+# KEYS[1]: the (application, client) set. ARGV: click time (ms), tracking id, member (tracking
+# id|click id), window (ms), seconds the set must live at least. Answers 1 when a click of
+# some *other* link is within the window around this click.
 _GATE_LUA = """
 local at = tonumber(ARGV[1])
-local old = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if not old or tonumber(old) < at then
-  redis.call('ZADD', KEYS[1], at, ARGV[2])
+local window = tonumber(ARGV[4])
+redis.call('ZADD', KEYS[1], at, ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -101)
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[5]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-local near = redis.call('ZRANGEBYSCORE', KEYS[1], at - tonumber(ARGV[3]), at + tonumber(ARGV[3]))
-for _, link in ipairs(near) do
-  if link ~= ARGV[2] then return 1 end
+local prefix = ARGV[2] .. '|'
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], at - window, at + window)) do
+  if string.sub(member, 1, #prefix) ~= prefix then return 1 end
 end
 return 0
 """
+_GATE_SHA = hashlib.sha1(_GATE_LUA.encode()).hexdigest()
+TIMEOUT = 0.5  # seconds; beyond it the gate answers "check in PostgreSQL"
 
-GateCheck = tuple[uuid.UUID, BurstClient, str, datetime]  # application, client, link, time
+# application, client, tracking id, click id, clicked at
+GateCheck = tuple[uuid.UUID, BurstClient, str, uuid.UUID, datetime]
 
 
 def gate_key(application_id: uuid.UUID, client: BurstClient) -> str | None:
@@ -66,27 +73,42 @@ def gate_key(application_id: uuid.UUID, client: BurstClient) -> str | None:
 class BurstGate:
     def __init__(self, redis: Any) -> None:
         self.redis = redis
-        self._script = redis.register_script(_GATE_LUA)
         self._window_ms = int(BURST_WINDOW.total_seconds() * 1000)
-        self._ttl = int(2 * BURST_WINDOW.total_seconds()) + 1
         self._warned = False
 
     async def possible_bursts(self, checks: Sequence[GateCheck]) -> list[bool]:
         """For each click: could it belong to a burst? One Redis round trip for all of them."""
-        keys = [gate_key(app, client) for app, client, _, _ in checks]
+        keys = [gate_key(app, client) for app, client, *_ in checks]
+        now = time.time()
+        calls = []
+        for key, (_, _, link, click_id, at) in zip(keys, checks, strict=True):
+            if key is not None:
+                ms = int(at.timestamp() * 1000)
+                # Live two windows past the click, or past now for a click already older.
+                ttl = int(max(at.timestamp() - now, 0) + 2 * BURST_WINDOW.total_seconds()) + 1
+                calls.append((key, ms, link, f"{link}|{click_id}", ttl))
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for key, (_, _, link, at) in zip(keys, checks, strict=True):
-                if key is not None:
-                    ms = int(at.timestamp() * 1000)
-                    await self._script(
-                        keys=[key], args=[ms, link, self._window_ms, self._ttl], client=pipe
-                    )
-            answers = iter(await pipe.execute())
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(TIMEOUT):
+                answers = iter(await self._run(calls))
+        except (RedisError, OSError, TimeoutError) as exc:
             if not self._warned:
                 log.warning("burst gate unavailable, checking every click in PostgreSQL: %s", exc)
                 self._warned = True
             return [True] * len(checks)
         self._warned = False
         return [key is not None and bool(next(answers)) for key in keys]
+
+    async def _run(self, calls: list[tuple[str, int, str, str, int]]) -> list[Any]:
+        if not calls:
+            return []
+        for attempt in (1, 2):
+            pipe = self.redis.pipeline(transaction=False)
+            for key, ms, link, member, ttl in calls:
+                pipe.evalsha(_GATE_SHA, 1, key, ms, link, member, self._window_ms, ttl)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                await self.redis.script_load(_GATE_LUA)  # a new or flushed Redis
+        raise AssertionError("unreachable")

@@ -15,6 +15,7 @@ from linkinsights.settings import Settings
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
+    from graph.burst_gate import BurstGate
     from graph.dataloaders import Loaders
 
 
@@ -33,6 +34,7 @@ class Context:
     redis: ArqRedis
     viewer: Viewer | None
     loaders: Loaders
+    burst_gate: BurstGate | None = None
     request: Any = None
     response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -148,8 +148,10 @@ class ClickWriter:
                 future.set_result(hits.get(click.click_id))
 
 
-# application, client, tracking id, clicked at, done
-BurstCheck = tuple[uuid.UUID, clicks_db.BurstClient, str, datetime, "asyncio.Future[None]"]
+# application, client, tracking id, click id, clicked at, done
+BurstCheck = tuple[
+    uuid.UUID, clicks_db.BurstClient, str, uuid.UUID, datetime, "asyncio.Future[None]"
+]
 
 
 class BurstChecker:
@@ -182,10 +184,11 @@ class BurstChecker:
         application_id: uuid.UUID,
         client: clicks_db.BurstClient,
         tracking_id: str,
+        click_id: uuid.UUID,
         clicked_at: datetime,
     ) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((application_id, client, tracking_id, clicked_at, future))
+        self._queue.put_nowait((application_id, client, tracking_id, click_id, clicked_at, future))
         await future
 
     async def close(self) -> None:
@@ -193,7 +196,7 @@ class BurstChecker:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         while not self._queue.empty():
-            future = self._queue.get_nowait()[4]
+            future = self._queue.get_nowait()[5]
             if not future.done():
                 future.set_result(None)
 
@@ -217,13 +220,13 @@ class BurstChecker:
 
     async def _check(self, batch: list[BurstCheck]) -> None:
         if self.gate is not None:
-            possible = await self.gate.possible_bursts([c[:4] for c in batch])
+            possible = await self.gate.possible_bursts([c[:5] for c in batch])
             batch = [check for check, maybe in zip(batch, possible, strict=True) if maybe]
             if not batch:
                 return
         # One lookup per (application, client), over the union of their windows.
         windows: dict[tuple[uuid.UUID, clicks_db.BurstClient], tuple[datetime, datetime]] = {}
-        for app_id, client, _, at, _ in batch:
+        for app_id, client, _, _, at, _ in batch:
             since, until = at - BURST_WINDOW, at + BURST_WINDOW
             old = windows.get((app_id, client))
             windows[(app_id, client)] = (
@@ -276,8 +279,8 @@ class Tracker:
         self._dashboard_hosts = tuple(settings.dashboard_hosts)
         self._secure_cookie = settings.public_base_url.startswith("https://")
 
-    async def start(self, redis: Any = None) -> None:
-        """Open the pool; with `redis`, scanner-burst checks are gated there first."""
+    async def start(self, gate: BurstGate | None = None) -> None:
+        """Open the pool; with a gate, scanner-burst checks ask it first."""
         assert self.settings.database_url is not None
         self.pool = await asyncpg.create_pool(
             _plain_dsn(self.settings.database_url),
@@ -286,7 +289,7 @@ class Tracker:
             server_settings={"application_name": "linkinsights-track"},
         )
         self.writer = ClickWriter(self.pool, flushers=max(1, self.settings.db_pool_size // 2))
-        self.bursts = BurstChecker(self.pool, gate=BurstGate(redis) if redis else None)
+        self.bursts = BurstChecker(self.pool, gate=gate)
 
     async def stop(self) -> None:
         if self.bursts is not None:
@@ -398,7 +401,12 @@ class Tracker:
         )
         if hit.application_id is not None and client.identified:
             response.background = BackgroundTask(
-                self.check_burst, hit.application_id, client, tracking_id, hit.clicked_at
+                self.check_burst,
+                hit.application_id,
+                client,
+                tracking_id,
+                hit.click_id,
+                hit.clicked_at,
             )
         return response
 
@@ -407,11 +415,12 @@ class Tracker:
         application_id: uuid.UUID,
         client: clicks_db.BurstClient,
         tracking_id: str,
+        click_id: uuid.UUID,
         clicked_at: datetime,
     ) -> None:
         """After the response: flag the whole scanner burst this click completes, if any."""
         if self.bursts is not None:
-            await self.bursts.check(application_id, client, tracking_id, clicked_at)
+            await self.bursts.check(application_id, client, tracking_id, click_id, clicked_at)
 
 
 def _location(url: str) -> str:

@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 
 from db import accounts as accounts_db
 from domain.apikeys import hash_key, looks_like_key
+from graph.burst_gate import BurstGate
 from graph.context import Context, Viewer
 from graph.dataloaders import Loaders
 from graph.errors import AppError, RateLimited, Unauthenticated
@@ -41,6 +42,7 @@ class Resources:
     sessionmaker: async_sessionmaker[AsyncSession]
     read_sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
+    burst_gate: BurstGate | None = None
 
 
 def error_body(exc: AppError) -> dict[str, Any]:
@@ -107,6 +109,7 @@ class GraphQLView(GraphQL[Context, None]):
             settings=res.settings,
             sessionmaker=res.sessionmaker,
             redis=res.redis,
+            burst_gate=res.burst_gate,
             viewer=viewer,
             loaders=loaders,
             request=request,

@@ -413,6 +413,12 @@ async def gate(redis_url: str) -> AsyncIterator[Any]:
         await redis.aclose()
 
 
+def _ids() -> Any:
+    import uuid
+
+    return iter(uuid.uuid4, None)
+
+
 async def test_gate_passes_only_other_links_of_one_client_within_the_window(gate):
     import uuid
     from datetime import UTC, datetime, timedelta
@@ -423,19 +429,55 @@ async def test_gate_passes_only_other_links_of_one_client_within_the_window(gate
     me = BurstClient(session_id=None, ip_address="192.0.2.1", user_agent=CHROME)
     you = BurstClient(session_id="y" * 22, ip_address="192.0.2.1", user_agent=CHROME)
     anonymous = BurstClient(session_id=None, ip_address=None, user_agent=None)
-    t = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    t = datetime.now(UTC)
     s = timedelta(seconds=1)
+    ids = _ids()
     assert await gate.possible_bursts(
         [
-            (app, me, "lt_a", t),  # first click: nothing to pair with
-            (app, me, "lt_a", t + s),  # the same link again: never a burst on its own
-            (app, you, "lt_b", t + 2 * s),  # another client
-            (other_app, me, "lt_b", t + 3 * s),  # another application
-            (app, anonymous, "lt_c", t + 4 * s),  # no one to group by
-            (app, me, "lt_b", t + 30 * s),  # another link, but 29 s after the last lt_a
-            (app, me, "lt_c", t + 35 * s),  # another link 5 s after lt_b: possible
+            (app, me, "lt_a", next(ids), t),  # first click: nothing to pair with
+            (app, me, "lt_a", next(ids), t + s),  # the same link again: never a burst alone
+            (app, you, "lt_b", next(ids), t + 2 * s),  # another client
+            (other_app, me, "lt_b", next(ids), t + 3 * s),  # another application
+            (app, anonymous, "lt_c", next(ids), t + 4 * s),  # no one to group by
+            (app, me, "lt_b", next(ids), t + 30 * s),  # another link, 29 s after the last lt_a
+            (app, me, "lt_c", next(ids), t + 35 * s),  # another link 5 s after lt_b: possible
         ]
     ) == [False, False, False, False, False, False, True]
+
+
+async def test_gate_sees_clicks_checked_out_of_order_and_future_dated_ones(gate):
+    """A late check still finds the neighbour it pairs with, even when later clicks of that
+    link were recorded first; a click dated ahead (recordClick allows minutes) stays long
+    enough for the clicks that will come near it."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from db.clicks import BurstClient
+
+    app = uuid.uuid4()
+    me = BurstClient(session_id="o" * 22, ip_address=None, user_agent=None)
+    t = datetime.now(UTC)
+    s = timedelta(seconds=1)
+    ids = _ids()
+    assert await gate.possible_bursts([(app, me, "lt_a", next(ids), t)]) == [False]
+    assert await gate.possible_bursts([(app, me, "lt_a", next(ids), t + 20 * s)]) == [False]
+    # lt_b at t+5 s, checked late (another process was behind): lt_a at t is 5 s away
+    assert await gate.possible_bursts([(app, me, "lt_b", next(ids), t + 5 * s)]) == [True]
+
+    later = uuid.uuid4()
+    ahead = t + timedelta(seconds=240)
+    assert await gate.possible_bursts([(later, me, "lt_a", next(ids), ahead)]) == [False]
+    ttl = await gate.redis.ttl(gate_key_of(later, me))
+    assert ttl > 240
+    assert await gate.possible_bursts([(later, me, "lt_b", next(ids), ahead + 3 * s)]) == [True]
+
+
+def gate_key_of(app: Any, client: Any) -> str:
+    from graph.burst_gate import gate_key
+
+    key = gate_key(app, client)
+    assert key is not None
+    return key
 
 
 async def test_gate_without_redis_sends_every_click_to_postgresql():
@@ -447,15 +489,38 @@ async def test_gate_without_redis_sends_every_click_to_postgresql():
     from db.clicks import BurstClient
     from graph.burst_gate import BurstGate
 
+    client = BurstClient(session_id="z" * 22, ip_address=None, user_agent=None)
+    now = datetime.now(UTC)
+    checks = [
+        (uuid.uuid4(), client, "lt_a", uuid.uuid4(), now),
+        (uuid.uuid4(), client, "lt_b", uuid.uuid4(), now),
+    ]
     closed = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     try:
-        client = BurstClient(session_id="z" * 22, ip_address=None, user_agent=None)
-        now = datetime.now(UTC)
-        assert await BurstGate(closed).possible_bursts(
-            [(uuid.uuid4(), client, "lt_a", now), (uuid.uuid4(), client, "lt_b", now)]
-        ) == [True, True]
+        assert await BurstGate(closed).possible_bursts(checks) == [True, True]
     finally:
         await closed.aclose()
+
+    # A server that accepts and never answers: the gate gives up after its timeout.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.read(1 << 16):  # read until the client hangs up, answer nothing
+                pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hung = Redis(host="127.0.0.1", port=port)
+    try:
+        # (wait_for only guards against the gate hanging: its own timeout answers first)
+        answer = await asyncio.wait_for(BurstGate(hung).possible_bursts(checks), timeout=10)
+        assert answer == [True, True]
+    finally:
+        await hung.aclose()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.05)  # let the handler see the hang-up and close its side
 
 
 async def test_ordinary_redirects_never_query_for_burst_neighbours(app, fx, sessionmaker):

@@ -27,6 +27,7 @@ from db import clicks as clicks_db
 from db import contacts as contacts_db
 from db import links as links_db
 from db.applications import ApplicationRow, JobRow
+from db.clicks import ClickRow
 from db.links import LinkRow
 from db.session import mark_app_writer
 from domain.bots import classify_request
@@ -42,7 +43,6 @@ from domain.validation import (
     validate_url,
     validate_webhook_url,
 )
-from graph.burst_gate import BurstGate
 from graph.context import Context
 from graph.errors import BadUserInput
 from graph.track import parse_ip
@@ -295,6 +295,31 @@ class RecordEmailEventInput:
 @strawberry.input
 class DeleteApplicationInput:
     application_id: strawberry.ID
+
+
+async def _flag_burst_around(
+    session: AsyncSession,
+    application_id: uuid.UUID,
+    client: clicks_db.BurstClient,
+    clicked_at: datetime,
+) -> int:
+    """Flag the scanner burst around a recorded click, if any (db.clicks.flag_bursts_around)."""
+
+    async def fetch(since: datetime, until: datetime) -> list[clicks_db.BurstCandidate]:
+        return await clicks_db.burst_candidates(
+            session, application_id=application_id, client=client, since=since, until=until
+        )
+
+    async def flag(ids: list[uuid.UUID]) -> int:
+        return await clicks_db.flag_burst(session, click_ids=ids)
+
+    return await clicks_db.flag_bursts_around(
+        fetch, flag, application_id=application_id, clicked_at=clicked_at
+    )
+
+
+async def _reread(session: AsyncSession, account_id: uuid.UUID, row: ClickRow) -> ClickRow:
+    return await clicks_db.click_by_id(session, account_id=account_id, click_id=row.click_id) or row
 
 
 @strawberry.type(description="What a GDPR delete removed: rows per kind.")
@@ -604,29 +629,22 @@ class IngestionMutations:
             client = clicks_db.BurstClient(
                 session_id=session_id, ip_address=ip_address, user_agent=user_agent
             )
-            if link.application_id is not None and client.identified:
-                app_id = link.application_id
-
-                async def fetch(since: datetime, until: datetime) -> list[clicks_db.BurstCandidate]:
-                    return await clicks_db.burst_candidates(
-                        session, application_id=app_id, client=client, since=since, until=until
-                    )
-
-                async def flag(ids: list[uuid.UUID]) -> int:
-                    return await clicks_db.flag_burst(session, click_ids=ids)
-
-                if await clicks_db.flag_bursts_around(
-                    fetch, flag, application_id=app_id, clicked_at=row.clicked_at
-                ):
-                    again = await clicks_db.click_by_id(
-                        session, account_id=viewer.account_id, click_id=row.click_id
-                    )
-                    row = again or row
-        if link.application_id is not None and client.identified:
-            # Let later redirects of this client know of this click (graph.burst_gate).
-            await BurstGate(ctx.redis).possible_bursts(
-                [(link.application_id, client, link.tracking_id, row.clicked_at)]
+            app_id = link.application_id if client.identified else None
+            if app_id is not None and await _flag_burst_around(
+                session, app_id, client, row.clicked_at
+            ):
+                row = await _reread(session, viewer.account_id, row)
+        if app_id is not None and ctx.burst_gate is not None:
+            # Let later redirects of this client know of this click (graph.burst_gate). A
+            # redirect committed after the lookup above but checked before this line did not
+            # see this click: when the gate finds such a neighbour, look once more.
+            [again] = await ctx.burst_gate.possible_bursts(
+                [(app_id, client, link.tracking_id, row.click_id, row.clicked_at)]
             )
+            if again:
+                async with ctx.sessionmaker() as session, session.begin():
+                    if await _flag_burst_around(session, app_id, client, row.clicked_at):
+                        row = await _reread(session, viewer.account_id, row)
         return Click(row=row)
 
     @strawberry.mutation(
