@@ -8,8 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from arq.connections import RedisSettings, create_pool
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -18,7 +17,12 @@ from starlette.routing import Route
 
 from db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from graph.burst_gate import BurstGate
-from graph.observability import QUEUE_DEPTH, REGISTRY, BodyLimitMiddleware, RequestIdMiddleware
+from graph.observability import (
+    QUEUE_DEPTH,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    metrics_text,
+)
 from graph.schema import schema
 from graph.track import Tracker
 from graph.view import GraphQLView, Resources
@@ -71,9 +75,10 @@ def create_app(settings: Settings) -> Starlette:
         res: Resources = request.app.state.resources
         checks: dict[str, str] = {}
         try:
+            # Through the /track pool: the GraphQL pool has no overflow, so under load a probe
+            # waiting there for a free connection would call a busy instance unready.
             async with asyncio.timeout(2):
-                async with res.sessionmaker() as session:
-                    await session.execute(text("SELECT 1"))
+                await tracker.pool.fetchval("SELECT 1")
             checks["postgres"] = "ok"
         except Exception as exc:
             checks["postgres"] = f"down: {type(exc).__name__}"
@@ -94,7 +99,7 @@ def create_app(settings: Settings) -> Starlette:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1):
                 QUEUE_DEPTH.set(await res.redis.zcard(settings.queue_name))
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
         Route("/healthz", healthz),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import sys
 import time
 import uuid
@@ -12,7 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -40,7 +48,26 @@ HTTP_REQUESTS = Counter(
 REDIRECTS = Counter(
     "linkinsights_redirects_total", "/track redirects by outcome", ["outcome"], registry=REGISTRY
 )
-QUEUE_DEPTH = Gauge("linkinsights_queue_depth", "Jobs waiting in the arq queue", registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "linkinsights_queue_depth",
+    "Jobs waiting in the arq queue",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",  # with several API processes: the latest reading
+)
+
+
+def metrics_text() -> bytes:
+    """The Prometheus exposition of this process, or of every API process together.
+
+    With several API processes (linkinsights.server sets PROMETHEUS_MULTIPROC_DIR for them)
+    each writes its samples to that directory and a scrape, whichever process answers it,
+    adds them up; otherwise a scrape would see one process's share, jumping between them.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
 
 
 class JsonFormatter(logging.Formatter):

@@ -7,16 +7,54 @@ what is measured is what runs.
 from __future__ import annotations
 
 import gc
+import json
+import math
 import os
+import tempfile
+from pathlib import Path
 
 from linkinsights.settings import Settings
 
+# The default (API_WORKERS=0) never starts more than this many processes: each holds up to
+# 2 x DB_POOL_SIZE PostgreSQL connections and ~115 MB.
+MAX_DEFAULT_WORKERS = 4
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity, bounded by a cgroup (v2) CPU quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
 
 def worker_count(settings: Settings) -> int:
-    """`api_workers`, where 0 means one process per CPU core."""
+    """`api_workers`, where 0 means one per available CPU (at most MAX_DEFAULT_WORKERS)."""
     if settings.api_workers > 0:
         return settings.api_workers
-    return max(1, os.cpu_count() or 1)
+    return min(available_cpus(), MAX_DEFAULT_WORKERS)
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """Environment variables from which a worker process's Settings() equals `settings`."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if isinstance(value, list | dict):
+            env[name.upper()] = json.dumps(value)
+        elif isinstance(value, bool):
+            env[name.upper()] = "true" if value else "false"
+        else:
+            env[name.upper()] = str(value)
+    return env
 
 
 # Collect the youngest generation every 20,000 allocations instead of Python's 700.
@@ -77,13 +115,24 @@ def run_api(settings: Settings, *, host: str, port: int) -> None:
         settle_heap()
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
-    # Several processes share the port; each builds its app from the environment, which
-    # must then name the services this process resolved (embedded ones included).
-    os.environ["DATABASE_URL"] = settings.database_url
-    os.environ["REDIS_URL"] = settings.redis_url
-    uvicorn.run(
-        "linkinsights.server:app_for_worker",
-        factory=True,
-        workers=workers,
-        **options,  # type: ignore[arg-type]
-    )
+    # Several processes share the port. Each builds its app from the environment, which must
+    # carry these settings (the services this process resolved, embedded ones included), and
+    # writes its metrics where /metrics, answered by any of them, adds them up.
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ.update(worker_environment(settings))
+    with tempfile.TemporaryDirectory(prefix="linkinsights-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        config = uvicorn.Config(
+            "linkinsights.server:app_for_worker",
+            factory=True,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+    # A worker that could not start (no database, say) stops the supervisor; say so, as a
+    # single process does, so that whatever restarts the API sees the failure.
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise SystemExit(STARTUP_FAILURE)

@@ -158,7 +158,7 @@ async def test_filters_and_page_cap(paged: tuple[str, list[uuid.UUID]], gql: Gql
 
 
 async def test_page_jobs_preloaded_match_the_loader_with_and_without_fragments(
-    gql: Gql, api_key: str
+    gql: Gql, api_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A page hands each application its job from one batch (graph.resolvers.applications);
     the answer is the one the per-application loader gives, whichever way `job` is asked."""
@@ -183,6 +183,19 @@ async def test_page_jobs_preloaded_match_the_loader_with_and_without_fragments(
     named = """{ applications(first: 10) { edges { node { ...Row } } } }
       fragment Row on Application { id job { id title } }"""
     inline = "{ applications(first: 10) { edges { ... on ApplicationEdge { node { id ... on Application { job { id title } } } } } } }"  # noqa: E501
+    import graph.resolvers.applications as resolvers
+
+    preloads: list[int] = []
+    original = resolvers.preload_jobs
+
+    async def counted(ctx: Any, nodes: Any) -> None:
+        preloads.append(len(nodes))
+        await original(ctx, nodes)
+
+    monkeypatch.setattr(resolvers, "preload_jobs", counted)
+    without_job = await gql("{ applications(first: 10) { edges { node { id } } } }", key=api_key)
+    assert "errors" not in without_job
+    assert preloads == []  # not selected: nothing loaded
     answers = []
     for query in (direct, named, inline):
         body = await gql(query, key=api_key)
@@ -191,6 +204,7 @@ async def test_page_jobs_preloaded_match_the_loader_with_and_without_fragments(
             {e["node"]["id"]: e["node"]["job"] for e in body["data"]["applications"]["edges"]}
         )
     assert answers[0] == answers[1] == answers[2]
+    assert preloads == [4, 4, 4]  # each form of the selection took the preloaded path
     for app_id, got in answers[0].items():  # the loader path: one application at a time
         body = await gql(
             "query($id: ID!) { application(id: $id) { job { id title } } }",

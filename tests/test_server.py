@@ -19,16 +19,44 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
-from linkinsights.server import GC_THRESHOLDS, settle_heap, worker_count
+from linkinsights.server import (
+    GC_THRESHOLDS,
+    MAX_DEFAULT_WORKERS,
+    available_cpus,
+    settle_heap,
+    worker_count,
+    worker_environment,
+)
 from linkinsights.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_worker_count_zero_means_one_per_core() -> None:
+def test_worker_count_zero_means_one_per_available_cpu_with_a_cap() -> None:
     assert worker_count(Settings(api_workers=3)) == 3
-    assert worker_count(Settings(api_workers=0)) == max(1, os.cpu_count() or 1)
+    assert 1 <= available_cpus() <= (os.cpu_count() or 1)
+    assert worker_count(Settings(api_workers=0)) == min(available_cpus(), MAX_DEFAULT_WORKERS)
+    with pytest.raises(ValidationError):
+        Settings(api_workers=-1)
+
+
+def test_worker_environment_gives_workers_the_same_settings(monkeypatch) -> None:
+    settings = Settings(
+        database_url="postgresql://u@db.example:5432/x",
+        redis_url="redis://cache.example:6379/2",
+        log_level="WARNING",
+        dashboard_hosts=["app.example.com", "dash.example.com"],
+        trust_forwarded_for=True,
+        db_pool_size=7,
+        data_dir=Path("/tmp/somewhere"),
+    )
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in worker_environment(settings).items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None) == settings  # type: ignore[call-arg]
 
 
 def test_settle_heap_freezes_what_is_loaded_and_collects_less_often() -> None:
@@ -49,11 +77,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _children(pid: int) -> set[int]:
+def _workers(pid: int) -> list[str]:
+    """The command lines of the uvicorn worker processes under `pid` (not the resource
+    tracker that multiprocessing also starts)."""
     out = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ["ps", "-o", "args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     )
-    return {int(p) for p in out.stdout.split()}
+    return [line for line in out.stdout.splitlines() if "spawn_main" in line]
+
+
+def _counter(metrics: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )
 
 
 async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, api_key):
@@ -80,7 +118,10 @@ async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, ap
                     pass
                 assert time.monotonic() < deadline, "the API did not become ready"
                 await asyncio.sleep(0.2)
-            assert len(_children(proc.pid)) >= 2  # the supervisor's worker processes
+            assert len(_workers(proc.pid)) == 2
+            before = _counter(
+                (await client.get("/metrics")).text, "linkinsights_graphql_requests_total"
+            )
             for _ in range(6):  # several connections, so more than one worker answers
                 async with httpx.AsyncClient(base_url=client.base_url, timeout=5) as fresh:
                     r = await fresh.post(
@@ -90,6 +131,11 @@ async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, ap
                     )
                 assert r.status_code == 200
                 assert r.json() == {"data": {"applications": {"totalCount": 0}}}
+            # Every worker's requests are counted, whichever worker answers the scrape.
+            for _ in range(4):
+                async with httpx.AsyncClient(base_url=client.base_url, timeout=5) as fresh:
+                    text = (await fresh.get("/metrics")).text
+                assert _counter(text, "linkinsights_graphql_requests_total") == before + 6
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -99,3 +145,24 @@ async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, ap
             await proc.wait()
             pytest.fail("the API did not stop within 20 s of SIGTERM")
     assert code == 0
+
+
+async def test_api_workers_that_cannot_start_make_the_command_fail(database_url, redis_url):
+    missing = database_url.rsplit("/", 1)[0] + "/li_no_such_database"
+    env = {
+        **os.environ,
+        "DATABASE_URL": missing,
+        "REDIS_URL": redis_url,
+        "API_WORKERS": "2",
+        "LOG_LEVEL": "CRITICAL",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "linkinsights", "api", "--port", str(_free_port()), env=env, cwd=ROOT
+    )
+    try:
+        code = await asyncio.wait_for(proc.wait(), timeout=60)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        pytest.fail("the API kept running without a database")
+    assert code == 3  # uvicorn's startup failure, as with a single process
