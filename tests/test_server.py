@@ -81,7 +81,10 @@ def _workers(pid: int) -> list[str]:
     """The command lines of the uvicorn worker processes under `pid` (not the resource
     tracker that multiprocessing also starts)."""
     out = subprocess.run(
-        ["ps", "-o", "args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+        ["ps", "-ww", "-o", "args=", "--ppid", str(pid)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return [line for line in out.stdout.splitlines() if "spawn_main" in line]
 
