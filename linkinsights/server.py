@@ -16,8 +16,10 @@ from pathlib import Path
 from linkinsights.settings import Settings
 
 # The default (API_WORKERS=0) never starts more than this many processes: each holds up to
-# 2 x DB_POOL_SIZE PostgreSQL connections and ~115 MB.
-MAX_DEFAULT_WORKERS = 4
+# 2 x DB_POOL_SIZE PostgreSQL connections (GraphQL and /track pools) and ~115 MB, and with the
+# worker's few that stays under PostgreSQL's default max_connections of 100. Set API_WORKERS
+# (and DB_POOL_SIZE) explicitly to go further.
+MAX_DEFAULT_WORKERS = 2
 
 
 def available_cpus() -> int:

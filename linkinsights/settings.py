@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     dashboard_hosts: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     api_workers: int = Field(
-        default=0, ge=0, description="Processes serving the API; 0 = one per CPU (at most 4)"
+        default=0, ge=0, description="Processes serving the API; 0 = one per CPU (at most 2)"
     )
     # Strawberry resolves sibling fields concurrently and each loader batch takes its own
     # connection. The pool is fixed (no overflow; graph.app says why): per API process,
