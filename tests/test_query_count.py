@@ -102,3 +102,41 @@ async def test_a_one_connection_pool_serves_nested_reads_and_writes(
             bodies = await asyncio.wait_for(asyncio.gather(*calls), timeout=20)
     for body in bodies:
         assert "errors" not in body, body
+
+
+async def test_page_preloads_links_and_engagement_with_the_loaders_answers(
+    sessionmaker: async_sessionmaker[AsyncSession], gql: Gql, monkeypatch: Any
+) -> None:
+    """A page answers links and engagement from one batch per field (preloaded), exactly as
+    each application answers them through its own loader."""
+    import graph.resolvers.applications as resolvers
+
+    key = await _account_with(sessionmaker, 6)
+    calls: list[str] = []
+    for name in ("preload_engagement", "preload_links"):
+        original = getattr(resolvers, name)
+
+        async def counted(
+            ctx: Any, nodes: Any, _original: Any = original, _name: str = name
+        ) -> None:
+            calls.append(_name)
+            await _original(ctx, nodes)
+
+        monkeypatch.setattr(resolvers, name, counted)
+    fields = "id links { trackingId linkFunction } engagement { engagementScore intentScore }"
+    page = await gql(
+        f"{{ applications(first: 10) {{ edges {{ node {{ {fields} }} }} }} }}", key=key
+    )
+    assert "errors" not in page, page
+    assert sorted(calls) == ["preload_engagement", "preload_links"]
+    nodes = [e["node"] for e in page["data"]["applications"]["edges"]]
+    assert len(nodes) == 6
+    assert sum(n["engagement"] is not None for n in nodes) == 3  # half have metrics
+    assert all(len(n["links"]) == 3 for n in nodes)
+    for node in nodes:  # the loader path, one application at a time
+        one = await gql(
+            f"query($id: ID!) {{ application(id: $id) {{ {fields} }} }}",
+            {"id": node["id"]},
+            key=key,
+        )
+        assert one["data"]["application"] == node

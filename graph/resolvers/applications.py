@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -16,6 +17,8 @@ from graph.errors import BadUserInput
 from graph.relay import Connection, build_connection, check_first, decode_cursor, encode_cursor
 from graph.types.application import Application, Job
 from graph.types.common import ApplicationStatus, require_uuid
+from graph.types.engagement import EngagementMetrics
+from graph.types.link import TrackedLink
 
 
 @strawberry.input(description="The seed 000 filters: application date range and status.")
@@ -101,6 +104,40 @@ async def preload_jobs(ctx: Context, nodes: list[Application]) -> None:
         node.job_preloaded = True
 
 
+async def preload_engagement(ctx: Context, nodes: list[Application]) -> None:
+    rows = await ctx.loaders.engagement_by_application.load_many([n.row.id for n in nodes])
+    for node, row in zip(nodes, rows, strict=True):
+        node.preloaded_engagement = None if row is None else EngagementMetrics(row=row)
+        node.engagement_preloaded = True
+
+
+async def preload_links(ctx: Context, nodes: list[Application]) -> None:
+    found = await ctx.loaders.links_by_application.load_many([n.row.id for n in nodes])
+    for node, rows in zip(nodes, found, strict=True):
+        node.preloaded_links = [TrackedLink(row=r) for r in rows or []]
+
+
+async def preload_page(info: strawberry.Info[Context, None], nodes: list[Application]) -> None:
+    """Nested fields of a page that the query selects, loaded for the whole page at once.
+
+    Each loader batches anyway (one statement per field either way); loaded here, every
+    application answers the field synchronously instead of through an async resolver per
+    row, which the executor schedules one by one (~15% of a page of 100 with `job`).
+    """
+    if not nodes:
+        return
+    wanted = [
+        load(info.context, nodes)
+        for field, load in (
+            ("job", preload_jobs),
+            ("engagement", preload_engagement),
+            ("links", preload_links),
+        )
+        if selects(info, "edges", "node", field)
+    ]
+    await asyncio.gather(*wanted)
+
+
 @strawberry.type
 class ApplicationQueries:
     @strawberry.field(description="The caller's applications, newest first by default.")
@@ -138,8 +175,7 @@ class ApplicationQueries:
         for page_row in rows:
             ctx.loaders.application_by_id.prime(page_row.row.id, page_row.row)
         nodes = [Application(row=r.row) for r in rows]
-        if selects(info, "edges", "node", "job"):
-            await preload_jobs(ctx, nodes)
+        await preload_page(info, nodes)
         return build_connection(
             nodes,
             [encode_cursor([_sort_value(r.sort_value), str(r.row.id)]) for r in rows],

@@ -73,9 +73,12 @@ class Application:
     most_clicked_link_function: str | None = None
     engagement_score: int = 0
     is_high_priority: bool = False
-    # Set by a resolver that loaded the jobs of a whole page at once (see `job`).
+    # Set by a resolver that loaded these for a whole page at once (see `job`).
     preloaded_job: strawberry.Private[Job | None] = None
     job_preloaded: strawberry.Private[bool] = False
+    preloaded_engagement: strawberry.Private[EngagementMetrics | None] = None
+    engagement_preloaded: strawberry.Private[bool] = False
+    preloaded_links: strawberry.Private[list[TrackedLink] | None] = None  # None: not loaded
 
     def __post_init__(self) -> None:
         row = self.row
@@ -113,13 +116,23 @@ class Application:
     @strawberry.field(
         description="Behavioural metrics from the last analytics run; null until calculated."
     )
-    async def engagement(self, info: strawberry.Info[Context, None]) -> EngagementMetrics | None:
-        row = await info.context.loaders.engagement_by_application.load(self.row.id)
+    def engagement(self, info: strawberry.Info[Context, None]) -> EngagementMetrics | None:
+        if self.engagement_preloaded:  # synchronous, as for `job`
+            return self.preloaded_engagement
+        return cast("EngagementMetrics | None", self._load_engagement(info.context))
+
+    async def _load_engagement(self, context: Context) -> EngagementMetrics | None:
+        row = await context.loaders.engagement_by_application.load(self.row.id)
         return None if row is None else EngagementMetrics(row=row)
 
     @strawberry.field(description="The application's tracked links, inactive ones too.")
-    async def links(self, info: strawberry.Info[Context, None]) -> list[TrackedLink]:
-        rows = await info.context.loaders.links_by_application.load(self.row.id)
+    def links(self, info: strawberry.Info[Context, None]) -> list[TrackedLink]:
+        if self.preloaded_links is not None:  # synchronous, as for `job`
+            return self.preloaded_links
+        return cast("list[TrackedLink]", self._load_links(info.context))
+
+    async def _load_links(self, context: Context) -> list[TrackedLink]:
+        rows = await context.loaders.links_by_application.load(self.row.id)
         return [TrackedLink(row=r) for r in rows or []]
 
     @strawberry.field(description="Clicks on the application's links, oldest first.")
