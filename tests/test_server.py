@@ -97,18 +97,25 @@ def _counter(metrics: str, name: str) -> float:
     )
 
 
-async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, api_key):
-    port = _free_port()
+async def _start_api(
+    database_url: str, redis_url: str, port: int, log_level: str = "WARNING"
+) -> asyncio.subprocess.Process:
+    """`linkinsights api` with two worker processes, as a newcomer's shell would start it."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "API_WORKERS": "2",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": log_level,
     }
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "linkinsights", "api", "--port", str(port), env=env, cwd=ROOT
     )
+
+
+async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, api_key):
+    port = _free_port()
+    proc = await _start_api(database_url, redis_url, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
             deadline = time.monotonic() + 60
@@ -152,16 +159,7 @@ async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, ap
 
 async def test_api_workers_that_cannot_start_make_the_command_fail(database_url, redis_url):
     missing = database_url.rsplit("/", 1)[0] + "/li_no_such_database"
-    env = {
-        **os.environ,
-        "DATABASE_URL": missing,
-        "REDIS_URL": redis_url,
-        "API_WORKERS": "2",
-        "LOG_LEVEL": "CRITICAL",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "linkinsights", "api", "--port", str(_free_port()), env=env, cwd=ROOT
-    )
+    proc = await _start_api(missing, redis_url, _free_port(), log_level="CRITICAL")
     try:
         code = await asyncio.wait_for(proc.wait(), timeout=60)
     except TimeoutError:
