@@ -20,6 +20,7 @@ from linkinsights.settings import Settings
 # worker's few that stays under PostgreSQL's default max_connections of 100. Set API_WORKERS
 # (and DB_POOL_SIZE) explicitly to go further.
 MAX_DEFAULT_WORKERS = 2
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # "<quota> <period>" or "max <period>"
 
 
 def available_cpus() -> int:
@@ -29,7 +30,7 @@ def available_cpus() -> int:
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
         if quota != "max":
             cpus = min(cpus, math.ceil(int(quota) / int(period)))
     except (OSError, ValueError):

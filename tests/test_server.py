@@ -34,10 +34,31 @@ from linkinsights.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_worker_count_zero_means_one_per_available_cpu_with_a_cap() -> None:
+def test_available_cpus_follow_affinity_and_the_cgroup_quota(monkeypatch, tmp_path) -> None:
+    import linkinsights.server as server
+
+    monkeypatch.setattr(server.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    cpu_max = tmp_path / "cpu.max"
+    monkeypatch.setattr(server, "CGROUP_CPU_MAX", cpu_max)
+    assert available_cpus() == 6  # no cgroup file: the affinity
+    cpu_max.write_text("max 100000\n")
+    assert available_cpus() == 6  # no quota
+    cpu_max.write_text("150000 100000\n")
+    assert available_cpus() == 2  # 1.5 CPUs of quota round up to 2
+    cpu_max.write_text("50000 100000\n")
+    assert available_cpus() == 1
+    monkeypatch.setattr(server.os, "sched_getaffinity", lambda pid: {0})
+    cpu_max.write_text("400000 100000\n")
+    assert available_cpus() == 1  # the affinity is the tighter bound
+
+
+def test_worker_count_zero_means_one_per_available_cpu_with_a_cap(monkeypatch) -> None:
+    import linkinsights.server as server
+
     assert worker_count(Settings(api_workers=3)) == 3
-    assert 1 <= available_cpus() <= (os.cpu_count() or 1)
-    assert worker_count(Settings(api_workers=0)) == min(available_cpus(), MAX_DEFAULT_WORKERS)
+    for cpus, expected in ((1, 1), (2, 2), (16, MAX_DEFAULT_WORKERS)):
+        monkeypatch.setattr(server, "available_cpus", lambda n=cpus: n)
+        assert worker_count(Settings(api_workers=0)) == expected
     with pytest.raises(ValidationError):
         Settings(api_workers=-1)
 
