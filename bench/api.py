@@ -291,7 +291,16 @@ async def main() -> None:
     parser.add_argument("--clients", default="1,10,50")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database")
+    parser.add_argument(
+        "--scenarios",
+        default="application,page100,summary",
+        help="comma-separated subset of application,page100,summary",
+    )
     args = parser.parse_args()
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - {"application", "page100", "summary"}
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     levels = [int(x) for x in args.clients.split(",")]
 
     with services(Settings()) as (settings, _svc):
@@ -332,7 +341,7 @@ async def main() -> None:
             for clients in levels:
                 baseline = await run_load(port, "healthz", targets, clients, args.seconds / 2)
                 rows = [("healthz", baseline)]
-                for kind in ("application", "page100", "summary"):
+                for kind in scenarios:
                     rows.append((kind, await run_load(port, kind, targets, clients, args.seconds)))
                 for kind, r in rows:
                     ratio = r.pct(0.95) / baseline.pct(0.95)

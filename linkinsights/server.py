@@ -10,6 +10,7 @@ import gc
 import json
 import math
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -95,6 +96,49 @@ def app_for_worker() -> object:
     return app
 
 
+def _address_family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def reuseport_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port) with SO_REUSEPORT, not yet listening."""
+    sock = socket.socket(_address_family(host), socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _listen_in_this_worker(host: str, port: int, backlog: int) -> list[socket.socket]:
+    sock = reuseport_socket(host, port)
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return [sock]
+
+
+class WorkerListeners(list[socket.socket]):
+    """What the uvicorn supervisor hands each worker instead of a shared listening socket.
+
+    The supervisor pickles its socket list into every worker process it starts (and restarts).
+    This list is empty in the supervisor; unpickled in a worker, it becomes that worker's own
+    socket listening on the port with SO_REUSEPORT. The kernel then spreads new connections
+    over the workers' sockets. With one shared socket, whichever worker woke first accepted a
+    whole burst of connections: ten keep-alive clients ended up on one worker while the other
+    idled. A worker that dies takes its socket (and only its queued connections) with it.
+    """
+
+    def __init__(self, host: str, port: int, backlog: int) -> None:
+        super().__init__()
+        self.address = (host, port, backlog)
+
+    def __reduce__(self) -> tuple[object, tuple[str, int, int]]:
+        return (_listen_in_this_worker, self.address)
+
+
 def run_api(settings: Settings, *, host: str, port: int) -> None:
     """Serve the API until SIGINT/SIGTERM. `settings` must carry both service URLs."""
     import uvicorn
@@ -118,7 +162,8 @@ def run_api(settings: Settings, *, host: str, port: int) -> None:
         settle_heap()
         uvicorn.run(app, **options)  # type: ignore[arg-type]
         return
-    # Several processes share the port. Each builds its app from the environment, which must
+    # Several processes serve the port, each on its own listening socket (WorkerListeners).
+    # Each builds its app from the environment, which must
     # carry these settings (the services this process resolved, embedded ones included), and
     # writes its metrics where /metrics, answered by any of them, adds them up.
     from uvicorn.config import STARTUP_FAILURE
@@ -133,8 +178,17 @@ def run_api(settings: Settings, *, host: str, port: int) -> None:
             workers=workers,
             **options,  # type: ignore[arg-type]
         )
-        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
-        supervisor.run()
+        # Held (bound, never listening) for as long as the supervisor runs: the port is checked
+        # here, once, and stays ours; only listening sockets receive connections.
+        try:
+            reserved = reuseport_socket(host, port)
+        except OSError as exc:
+            raise SystemExit(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
+        with reserved:
+            port = reserved.getsockname()[1]  # the one chosen, if port 0 was asked for
+            config.port = port
+            supervisor = Multiprocess(config, sockets=WorkerListeners(host, port, config.backlog))
+            supervisor.run()
     # A worker that could not start (no database, say) stops the supervisor; say so, as a
     # single process does, so that whatever restarts the API sees the failure.
     if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):

@@ -8,6 +8,7 @@ environment the parent resolved, answers authenticated queries, and all stop on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -98,18 +99,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _workers(pid: int) -> list[str]:
-    """The command lines of the uvicorn worker processes under `pid` (not the resource
-    tracker that multiprocessing also starts)."""
-    out = subprocess.run(
-        ["ps", "-ww", "-o", "args=", "--ppid", str(pid)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return [line for line in out.stdout.splitlines() if "spawn_main" in line]
-
-
 def _counter(metrics: str, name: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1])
@@ -134,22 +123,136 @@ async def _start_api(
     )
 
 
+async def _wait_ready(proc: asyncio.subprocess.Process, client: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.returncode is None, "the API exited"
+        try:
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the API did not become ready"
+        await asyncio.sleep(0.2)
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(proc.wait(), timeout=20)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        pytest.fail("the API did not stop within 20 s of SIGTERM")
+
+
+def _worker_pids(pid: int) -> list[int]:
+    """The uvicorn worker processes under `pid` (not the resource tracker that
+    multiprocessing also starts). `-ww`: full command lines, whatever the terminal width."""
+    out = subprocess.run(
+        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [int(line.split()[0]) for line in out.stdout.splitlines() if "spawn_main" in line]
+
+
+def _tcp_sockets(port: int) -> dict[int, tuple[str, str]]:
+    """inode -> (state, remote address) of this machine's IPv4 sockets whose local port is
+    `port` (/proc/net/tcp; state 0A is LISTEN, 01 ESTABLISHED)."""
+    found = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port:
+                found[int(fields[9])] = (fields[3], fields[2])
+    return found
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    return inodes
+
+
+async def test_api_workers_listen_each_and_share_a_burst_of_connections(database_url, redis_url):
+    """Each worker accepts on its own SO_REUSEPORT socket. With one shared socket, the worker
+    that woke first took a whole burst of keep-alive connections and the other idled."""
+    port = _free_port()
+    proc = await _start_api(database_url, redis_url, port)
+    streams = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            await _wait_ready(proc, client)
+        workers = _worker_pids(proc.pid)
+        assert len(workers) == 2
+        sockets = _tcp_sockets(port)
+        listening = {inode for inode, (state, _) in sockets.items() if state == "0A"}
+        owned = {pid: _socket_inodes(pid) for pid in workers}
+        for pid in workers:
+            assert len(owned[pid] & listening) == 1, f"worker {pid} has no listening socket"
+        assert owned[workers[0]] & owned[workers[1]] & listening == set()
+
+        # 24 connections opened at once, kept open: each worker serves some of them.
+        streams = await asyncio.gather(
+            *(asyncio.open_connection("127.0.0.1", port) for _ in range(24))
+        )
+        for _reader, writer in streams:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        for reader, _writer in streams:
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        sockets = _tcp_sockets(port)
+        established = {inode for inode, (state, _) in sockets.items() if state == "01"}
+        served = {pid: len(_socket_inodes(pid) & established) for pid in workers}
+        assert sum(served.values()) == 24
+        # Spread by a hash of the client's address: one worker with none of 24 would happen
+        # by chance about once in eight million runs.
+        assert all(n > 0 for n in served.values()), served
+    finally:
+        for _reader, writer in streams:
+            writer.close()
+        code = await _stop(proc)
+    assert code == 0
+
+
+async def test_api_refuses_a_port_in_use(database_url, redis_url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        env["API_WORKERS"] = "2"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "linkinsights",
+            "api",
+            "--port",
+            str(port),
+            env=env,
+            cwd=ROOT,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 1
+    assert f"error: cannot listen on 127.0.0.1:{port}" in err.decode()
+    assert "Traceback" not in err.decode()
+
+
 async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, api_key):
     port = _free_port()
     proc = await _start_api(database_url, redis_url, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.returncode is None, "the API exited"
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the API did not become ready"
-                await asyncio.sleep(0.2)
-            assert len(_workers(proc.pid)) == 2
+            await _wait_ready(proc, client)
+            assert len(_worker_pids(proc.pid)) == 2
             before = _counter(
                 (await client.get("/metrics")).text, "linkinsights_graphql_requests_total"
             )
@@ -168,13 +271,7 @@ async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, ap
                     text = (await fresh.get("/metrics")).text
                 assert _counter(text, "linkinsights_graphql_requests_total") == before + 6
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(proc.wait(), timeout=20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            pytest.fail("the API did not stop within 20 s of SIGTERM")
+        code = await _stop(proc)
     assert code == 0
 
 
