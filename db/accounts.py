@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.params import param
 from db.tables import accounts, api_keys
 
 
@@ -128,21 +129,32 @@ async def create_api_key(
     return key_id
 
 
+# Every authenticated request runs these two: built once (db/params.py).
+_FIND_KEY = (
+    select(
+        api_keys.c.id,
+        api_keys.c.account_id,
+        api_keys.c.scopes,
+        api_keys.c.revoked_at,
+        api_keys.c.last_used_at,
+        accounts.c.timezone,
+    )
+    .join(accounts, accounts.c.id == api_keys.c.account_id)
+    .where(api_keys.c.key_hash == param("key_hash", api_keys.c.key_hash))
+)
+_TOUCH_KEY = (
+    update(api_keys)
+    .where(api_keys.c.id == param("key_id", api_keys.c.id))
+    .where(
+        (api_keys.c.last_used_at.is_(None))
+        | (api_keys.c.last_used_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 1))
+    )
+    .values(last_used_at=func.now())
+)
+
+
 async def find_key(session: AsyncSession, *, key_hash: str) -> KeyRow | None:
-    row = (
-        await session.execute(
-            select(
-                api_keys.c.id,
-                api_keys.c.account_id,
-                api_keys.c.scopes,
-                api_keys.c.revoked_at,
-                api_keys.c.last_used_at,
-                accounts.c.timezone,
-            )
-            .join(accounts, accounts.c.id == api_keys.c.account_id)
-            .where(api_keys.c.key_hash == key_hash)
-        )
-    ).one_or_none()
+    row = (await session.execute(_FIND_KEY, {"key_hash": key_hash})).one_or_none()
     if row is None:
         return None
     return KeyRow(
@@ -157,15 +169,7 @@ async def find_key(session: AsyncSession, *, key_hash: str) -> KeyRow | None:
 
 async def touch_key(session: AsyncSession, *, key_id: uuid.UUID) -> None:
     """Record use at most once a minute, so reads do not turn into a write per request."""
-    await session.execute(
-        update(api_keys)
-        .where(api_keys.c.id == key_id)
-        .where(
-            (api_keys.c.last_used_at.is_(None))
-            | (api_keys.c.last_used_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 1))
-        )
-        .values(last_used_at=func.now())
-    )
+    await session.execute(_TOUCH_KEY, {"key_id": key_id})
 
 
 async def revoke_key(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.params import any_of, param
 from db.tables import (
     analytics_run_chunks,
     analytics_runs,
@@ -205,42 +206,52 @@ async def count_applications(
     return int((await session.execute(stmt)).scalar_one())
 
 
+# Loader statements, built once (db/params.py): :account_id and the :ids array.
+_APPLICATIONS_BY_IDS = select(*APPLICATION_COLUMNS).where(
+    job_applications.c.account_id == param("account_id", job_applications.c.account_id),
+    any_of(job_applications.c.id),
+)
+_JOBS_BY_IDS = select(jobs).where(
+    jobs.c.account_id == param("account_id", jobs.c.account_id), any_of(jobs.c.id)
+)
+_HISTORY_BY_APPLICATION = (
+    select(application_status_history)
+    .join(
+        job_applications,
+        job_applications.c.id == application_status_history.c.application_id,
+    )
+    .where(
+        job_applications.c.account_id == param("account_id", job_applications.c.account_id),
+        any_of(application_status_history.c.application_id),
+    )
+    .order_by(
+        application_status_history.c.application_id,
+        application_status_history.c.changed_at,
+        application_status_history.c.id,
+    )
+)
+
+
 async def applications_by_ids(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, ApplicationRow]:
-    rows = (
-        await session.execute(
-            select(*APPLICATION_COLUMNS).where(
-                job_applications.c.account_id == account_id, job_applications.c.id.in_(ids)
-            )
-        )
-    ).all()
+    values = {"account_id": account_id, "ids": ids}
+    rows = (await session.execute(_APPLICATIONS_BY_IDS, values)).all()
     return {r.id: _application_from_row(r) for r in rows}
 
 
 async def jobs_by_ids(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, JobRow]:
-    rows = (
-        await session.execute(
-            select(jobs).where(jobs.c.account_id == account_id, jobs.c.id.in_(ids))
-        )
-    ).all()
+    rows = (await session.execute(_JOBS_BY_IDS, {"account_id": account_id, "ids": ids})).all()
     return {r.id: job_row(r) for r in rows}
 
 
 async def status_history_by_application(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[StatusChangeRow]]:
-    h = application_status_history.c
-    rows = (
-        await session.execute(
-            select(application_status_history)
-            .join(job_applications, job_applications.c.id == h.application_id)
-            .where(job_applications.c.account_id == account_id, h.application_id.in_(ids))
-            .order_by(h.application_id, h.changed_at, h.id)
-        )
-    ).all()
+    values = {"account_id": account_id, "ids": ids}
+    rows = (await session.execute(_HISTORY_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[StatusChangeRow]] = defaultdict(list)
     for r in rows:
         out[r.application_id].append(

@@ -8,6 +8,7 @@ inserts the click (for every redirect waiting at that moment, see graph.track.Cl
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,9 +17,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import Integer, bindparam, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.params import any_of, param
 from db.tables import link_clicks, link_tracking
 from domain.bots import BURST_WINDOW, REASON_SCANNER_BURST, BurstClick, find_scanner_bursts
 
@@ -454,6 +456,41 @@ def _parent_column(parent: Parent) -> Any:
     )
 
 
+@functools.cache
+def _click_pages_statement(parent: Parent, include_bots: bool, keyset: bool) -> Any:
+    """Built once per shape (db/params.py); values: account_id, ids, limit and, with
+    ``keyset``, after_at / after_id."""
+    lc = link_clicks.c
+    parent_col = _parent_column(parent)
+    clauses = [
+        link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
+        any_of(parent_col),
+    ]
+    if not include_bots:
+        clauses.append(lc.is_bot.is_(False))
+    if keyset:
+        clauses.append(
+            tuple_(lc.clicked_at, lc.click_id)
+            > tuple_(param("after_at", lc.clicked_at), param("after_id", lc.click_id))
+        )
+    rn = (
+        func.row_number()
+        .over(partition_by=parent_col, order_by=(lc.clicked_at, lc.click_id))
+        .label("rn")
+    )
+    inner = (
+        select(parent_col.label("parent"), *_click_columns(), rn)
+        .select_from(link_clicks.join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id))
+        .where(*clauses)
+        .subquery()
+    )
+    return (
+        select(inner)
+        .where(inner.c.rn <= bindparam("limit", type_=Integer()))
+        .order_by(inner.c.parent, inner.c.rn)
+    )
+
+
 async def click_pages(
     session: AsyncSession,
     *,
@@ -466,33 +503,34 @@ async def click_pages(
 ) -> dict[Any, list[ClickRow]]:
     """Up to ``first + 1`` clicks per parent, oldest first (clicked_at, click_id), after the
     keyset; one statement for all parents (row_number() over a partition per parent)."""
-    lc = link_clicks.c
-    parent_col = _parent_column(parent)
-    clauses = [link_tracking.c.account_id == account_id, parent_col.in_(list(ids))]
-    if not include_bots:
-        clauses.append(lc.is_bot.is_(False))
+    values: dict[str, Any] = {"account_id": account_id, "ids": list(ids), "limit": first + 1}
     if after is not None:
-        clauses.append(tuple_(lc.clicked_at, lc.click_id) > tuple_(*after))
-    rn = (
-        func.row_number()
-        .over(partition_by=parent_col, order_by=(lc.clicked_at, lc.click_id))
-        .label("rn")
-    )
-    inner = (
-        select(parent_col.label("parent"), *_click_columns(), rn)
-        .select_from(link_clicks.join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id))
-        .where(*clauses)
-        .subquery()
-    )
-    rows = (
-        await session.execute(
-            select(inner).where(inner.c.rn <= first + 1).order_by(inner.c.parent, inner.c.rn)
-        )
-    ).all()
+        values["after_at"], values["after_id"] = after
+    statement = _click_pages_statement(parent, include_bots, after is not None)
+    rows = (await session.execute(statement, values)).all()
     out: dict[Any, list[ClickRow]] = defaultdict(list)
     for r in rows:
         out[r.parent].append(click_row(r))
     return out
+
+
+@functools.cache
+def _click_counts_statement(parent: Parent, include_bots: bool) -> Any:
+    """Built once per shape (db/params.py); values: account_id, ids."""
+    lc = link_clicks.c
+    parent_col = _parent_column(parent)
+    clauses = [
+        link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
+        any_of(parent_col),
+    ]
+    if not include_bots:
+        clauses.append(lc.is_bot.is_(False))
+    return (
+        select(parent_col.label("parent"), func.count().label("n"))
+        .select_from(link_clicks.join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id))
+        .where(*clauses)
+        .group_by(parent_col)
+    )
 
 
 async def click_counts(
@@ -503,21 +541,8 @@ async def click_counts(
     ids: Sequence[Any],
     include_bots: bool,
 ) -> dict[Any, int]:
-    lc = link_clicks.c
-    parent_col = _parent_column(parent)
-    clauses = [link_tracking.c.account_id == account_id, parent_col.in_(list(ids))]
-    if not include_bots:
-        clauses.append(lc.is_bot.is_(False))
-    rows = (
-        await session.execute(
-            select(parent_col.label("parent"), func.count().label("n"))
-            .select_from(
-                link_clicks.join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id)
-            )
-            .where(*clauses)
-            .group_by(parent_col)
-        )
-    ).all()
+    statement = _click_counts_statement(parent, include_bots)
+    rows = (await session.execute(statement, {"account_id": account_id, "ids": list(ids)})).all()
     return {r.parent: int(r.n) for r in rows}
 
 

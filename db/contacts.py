@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.params import any_of, param
 from db.tables import application_contacts, engagement_tracking, job_applications
 
 
@@ -69,18 +70,27 @@ async def add_contact(
     return contact_row(row)
 
 
+# Built once (db/params.py): :account_id and the :ids array.
+_CONTACTS_BY_APPLICATION = (
+    select(application_contacts)
+    .join(job_applications, job_applications.c.id == application_contacts.c.application_id)
+    .where(
+        job_applications.c.account_id == param("account_id", job_applications.c.account_id),
+        any_of(application_contacts.c.application_id),
+    )
+    .order_by(
+        application_contacts.c.application_id,
+        application_contacts.c.created_at,
+        application_contacts.c.id,
+    )
+)
+
+
 async def contacts_by_application(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ContactRow]]:
-    c = application_contacts.c
-    rows = (
-        await session.execute(
-            select(application_contacts)
-            .join(job_applications, job_applications.c.id == c.application_id)
-            .where(job_applications.c.account_id == account_id, c.application_id.in_(ids))
-            .order_by(c.application_id, c.created_at, c.id)
-        )
-    ).all()
+    values = {"account_id": account_id, "ids": ids}
+    rows = (await session.execute(_CONTACTS_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[ContactRow]] = defaultdict(list)
     for r in rows:
         out[r.application_id].append(contact_row(r))

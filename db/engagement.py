@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.params import any_of, param
 from db.tables import job_applications, link_click_analytics
 
 
@@ -31,18 +32,23 @@ class EngagementRow:
     calculated_at: datetime | None
 
 
+# Built once (db/params.py): :account_id and the :ids array.
+_ENGAGEMENT_BY_APPLICATION = (
+    select(link_click_analytics)
+    .join(job_applications, job_applications.c.id == link_click_analytics.c.application_id)
+    .where(
+        job_applications.c.account_id == param("account_id", job_applications.c.account_id),
+        any_of(link_click_analytics.c.application_id),
+    )
+)
+
+
 async def engagement_by_applications(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, EngagementRow]:
     """The stored metrics of these applications (missing: not calculated yet, or foreign)."""
-    lca = link_click_analytics.c
-    rows = (
-        await session.execute(
-            select(link_click_analytics)
-            .join(job_applications, job_applications.c.id == lca.application_id)
-            .where(job_applications.c.account_id == account_id, lca.application_id.in_(ids))
-        )
-    ).all()
+    values = {"account_id": account_id, "ids": ids}
+    rows = (await session.execute(_ENGAGEMENT_BY_APPLICATION, values)).all()
     return {
         r.application_id: EngagementRow(
             application_id=r.application_id,

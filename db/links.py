@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.params import any_of, param
 from db.tables import link_tracking
 
 
@@ -72,14 +73,28 @@ async def create_link(
     return None if row is None else link_row(row)
 
 
+# Loader statements, built once (db/params.py): :account_id and the :ids array.
+_LINKS_BY_TRACKING_IDS = select(link_tracking).where(
+    link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
+    any_of(link_tracking.c.tracking_id),
+)
+_LINKS_BY_APPLICATION = (
+    select(link_tracking)
+    .where(
+        link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
+        any_of(link_tracking.c.application_id),
+    )
+    .order_by(
+        link_tracking.c.application_id, link_tracking.c.created_at, link_tracking.c.tracking_id
+    )
+)
+
+
 async def links_by_tracking_ids(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[str]
 ) -> dict[str, LinkRow]:
-    lt = link_tracking.c
     rows = (
-        await session.execute(
-            select(link_tracking).where(lt.account_id == account_id, lt.tracking_id.in_(ids))
-        )
+        await session.execute(_LINKS_BY_TRACKING_IDS, {"account_id": account_id, "ids": ids})
     ).all()
     return {r.tracking_id: link_row(r) for r in rows}
 
@@ -87,14 +102,8 @@ async def links_by_tracking_ids(
 async def links_by_application(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[LinkRow]]:
-    lt = link_tracking.c
-    rows = (
-        await session.execute(
-            select(link_tracking)
-            .where(lt.account_id == account_id, lt.application_id.in_(ids))
-            .order_by(lt.application_id, lt.created_at, lt.tracking_id)
-        )
-    ).all()
+    values = {"account_id": account_id, "ids": ids}
+    rows = (await session.execute(_LINKS_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[LinkRow]] = defaultdict(list)
     for r in rows:
         out[r.application_id].append(link_row(r))

@@ -12,28 +12,36 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.applications import ApplicationRow, application_row
+from db.params import any_of, param
 from db.tables import job_applications, link_clicks, link_tracking
 from domain.engagement_facts import PastApplication
 from domain.metrics import ClickEvent
+
+# Built once (db/params.py): :account_id and the :ids array.
+_HUMAN_CLICKS_BY_APPLICATION = (
+    select(
+        link_tracking.c.application_id,
+        link_clicks.c.click_id,
+        link_clicks.c.clicked_at,
+        link_tracking.c.link_function,
+        link_clicks.c.session_id,
+    )
+    .join(link_tracking, link_tracking.c.tracking_id == link_clicks.c.tracking_id)
+    .where(
+        link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
+        any_of(link_tracking.c.application_id),
+        link_clicks.c.is_bot.is_(False),
+    )
+    .order_by(link_tracking.c.application_id, link_clicks.c.clicked_at, link_clicks.c.click_id)
+)
 
 
 async def human_clicks_by_application(
     session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ClickEvent]]:
     """Human clicks of each application, in click order: one statement for all of them."""
-    lt, lc = link_tracking.c, link_clicks.c
-    rows = (
-        await session.execute(
-            select(lt.application_id, lc.click_id, lc.clicked_at, lt.link_function, lc.session_id)
-            .join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id)
-            .where(
-                lt.account_id == account_id,
-                lt.application_id.in_(ids),
-                lc.is_bot.is_(False),
-            )
-            .order_by(lt.application_id, lc.clicked_at, lc.click_id)
-        )
-    ).all()
+    values = {"account_id": account_id, "ids": ids}
+    rows = (await session.execute(_HUMAN_CLICKS_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[ClickEvent]] = defaultdict(list)
     for r in rows:
         out[r.application_id].append(
