@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -83,46 +83,82 @@ async def _history(
     return await app_db.status_history_by_application(s, account_id=account, ids=ids)
 
 
-@dataclass
 class Loaders:
-    application_by_id: AccountLoader[uuid.UUID, ApplicationRow]
-    job_by_id: AccountLoader[uuid.UUID, JobRow]
-    status_history_by_application: AccountLoader[uuid.UUID, list[StatusChangeRow]]
-    # Metrics (issue 4): link_click_analytics rows, None until calculated.
-    engagement_by_application: AccountLoader[uuid.UUID, EngagementRow]
-    # Ingestion (issue 3): see graph/link_loaders.py.
-    links_by_application: AccountLoader[uuid.UUID, list[LinkRow]]
-    link_by_tracking_id: AccountLoader[str, LinkRow]
-    contacts_by_application: AccountLoader[uuid.UUID, list[ContactRow]]
-    click_page_by_application: AccountLoader[ClickPageKey, list[ClickRow]]
-    click_page_by_link: AccountLoader[ClickPageKey, list[ClickRow]]
-    click_count_by_application: AccountLoader[ClickCountKey, int]
-    click_count_by_link: AccountLoader[ClickCountKey, int]
-    # Predictions (issue 6): see graph/prediction_loaders.py.
-    human_clicks_by_application: AccountLoader[uuid.UUID, list[ClickEvent]]
-    calibration_by_account: AccountLoader[CalibrationKey, Calibration]
-    webhook_deliveries_by_follow_up: AccountLoader[uuid.UUID, list[DeliveryRow]]
+    """The request's loaders, each made on first use: most requests touch two or three of
+    them, and making all fourteen cost ~0.1 ms of a 3.7 ms request."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._account_id = account_id
 
     @classmethod
     def create(
         cls, sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID
     ) -> Loaders:
-        def make(fetch: Any, default: Callable[[], Any] | None = None) -> Any:
-            return AccountLoader(sessionmaker, account_id, fetch, default)
+        return cls(sessionmaker, account_id)
 
-        return cls(
-            application_by_id=make(_applications),
-            job_by_id=make(_jobs),
-            status_history_by_application=make(_history, list),
-            engagement_by_application=make(_engagement),
-            links_by_application=make(link_loaders.links_by_application, list),
-            link_by_tracking_id=make(link_loaders.link_by_tracking_id),
-            contacts_by_application=make(link_loaders.contacts_by_application, list),
-            click_page_by_application=make(link_loaders.click_pages_by_application, list),
-            click_page_by_link=make(link_loaders.click_pages_by_link, list),
-            click_count_by_application=make(link_loaders.click_counts_by_application, int),
-            click_count_by_link=make(link_loaders.click_counts_by_link, int),
-            human_clicks_by_application=make(prediction_loaders.human_clicks, list),
-            calibration_by_account=make(prediction_loaders.calibrations),
-            webhook_deliveries_by_follow_up=make(prediction_loaders.webhook_deliveries, list),
-        )
+    def _make(
+        self, fetch: Any, default: Callable[[], Any] | None = None
+    ) -> AccountLoader[Any, Any]:
+        return AccountLoader(self._sessionmaker, self._account_id, fetch, default)
+
+    @cached_property
+    def application_by_id(self) -> AccountLoader[uuid.UUID, ApplicationRow]:
+        return self._make(_applications)
+
+    @cached_property
+    def job_by_id(self) -> AccountLoader[uuid.UUID, JobRow]:
+        return self._make(_jobs)
+
+    @cached_property
+    def status_history_by_application(self) -> AccountLoader[uuid.UUID, list[StatusChangeRow]]:
+        return self._make(_history, list)
+
+    # Metrics (issue 4): link_click_analytics rows, None until calculated.
+    @cached_property
+    def engagement_by_application(self) -> AccountLoader[uuid.UUID, EngagementRow]:
+        return self._make(_engagement)
+
+    # Ingestion (issue 3): see graph/link_loaders.py.
+    @cached_property
+    def links_by_application(self) -> AccountLoader[uuid.UUID, list[LinkRow]]:
+        return self._make(link_loaders.links_by_application, list)
+
+    @cached_property
+    def link_by_tracking_id(self) -> AccountLoader[str, LinkRow]:
+        return self._make(link_loaders.link_by_tracking_id)
+
+    @cached_property
+    def contacts_by_application(self) -> AccountLoader[uuid.UUID, list[ContactRow]]:
+        return self._make(link_loaders.contacts_by_application, list)
+
+    @cached_property
+    def click_page_by_application(self) -> AccountLoader[ClickPageKey, list[ClickRow]]:
+        return self._make(link_loaders.click_pages_by_application, list)
+
+    @cached_property
+    def click_page_by_link(self) -> AccountLoader[ClickPageKey, list[ClickRow]]:
+        return self._make(link_loaders.click_pages_by_link, list)
+
+    @cached_property
+    def click_count_by_application(self) -> AccountLoader[ClickCountKey, int]:
+        return self._make(link_loaders.click_counts_by_application, int)
+
+    @cached_property
+    def click_count_by_link(self) -> AccountLoader[ClickCountKey, int]:
+        return self._make(link_loaders.click_counts_by_link, int)
+
+    # Predictions (issue 6): see graph/prediction_loaders.py.
+    @cached_property
+    def human_clicks_by_application(self) -> AccountLoader[uuid.UUID, list[ClickEvent]]:
+        return self._make(prediction_loaders.human_clicks, list)
+
+    @cached_property
+    def calibration_by_account(self) -> AccountLoader[CalibrationKey, Calibration]:
+        return self._make(prediction_loaders.calibrations)
+
+    @cached_property
+    def webhook_deliveries_by_follow_up(self) -> AccountLoader[uuid.UUID, list[DeliveryRow]]:
+        return self._make(prediction_loaders.webhook_deliveries, list)
