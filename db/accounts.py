@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.params import param
+from db.params import any_of, param
 from db.tables import accounts, api_keys
 
 
@@ -129,7 +129,7 @@ async def create_api_key(
     return key_id
 
 
-# Every authenticated request runs these two: built once (db/params.py).
+# Every authenticated request runs the first: built once (db/params.py).
 _FIND_KEY = (
     select(
         api_keys.c.id,
@@ -142,9 +142,9 @@ _FIND_KEY = (
     .join(accounts, accounts.c.id == api_keys.c.account_id)
     .where(api_keys.c.key_hash == param("key_hash", api_keys.c.key_hash))
 )
-_TOUCH_KEY = (
+_TOUCH_KEYS = (
     update(api_keys)
-    .where(api_keys.c.id == param("key_id", api_keys.c.id))
+    .where(any_of(api_keys.c.id))
     .where(
         (api_keys.c.last_used_at.is_(None))
         | (api_keys.c.last_used_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 1))
@@ -167,9 +167,10 @@ async def find_key(session: AsyncSession, *, key_hash: str) -> KeyRow | None:
     )
 
 
-async def touch_key(session: AsyncSession, *, key_id: uuid.UUID) -> None:
-    """Record use at most once a minute, so reads do not turn into a write per request."""
-    await session.execute(_TOUCH_KEY, {"key_id": key_id})
+async def touch_keys(session: AsyncSession, *, key_ids: list[uuid.UUID]) -> int:
+    """Record use of these keys, at most once a minute each; returns the rows written."""
+    result = await session.execute(_TOUCH_KEYS, {"ids": key_ids})
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def revoke_key(

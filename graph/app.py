@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from graph.burst_gate import BurstGate
+from graph.key_usage import KeyUsage
 from graph.observability import (
     QUEUE_DEPTH,
     BodyLimitMiddleware,
@@ -51,12 +52,15 @@ def create_app(settings: Settings) -> Starlette:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=0)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         gate = BurstGate(redis)
+        sessionmaker = make_sessionmaker(engine)
+        key_usage = KeyUsage(sessionmaker)
         resources = Resources(
             settings=settings,
-            sessionmaker=make_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             read_sessionmaker=make_read_sessionmaker(engine),
             redis=redis,
             burst_gate=gate,
+            key_usage=key_usage,
         )
         view.resources = resources
         await tracker.start(gate)
@@ -64,6 +68,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await key_usage.aclose()
             await tracker.stop()
             await redis.aclose()
             await engine.dispose()

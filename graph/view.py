@@ -29,6 +29,7 @@ from graph.burst_gate import BurstGate
 from graph.context import Context, Viewer
 from graph.dataloaders import Loaders
 from graph.errors import AppError, RateLimited, Unauthenticated
+from graph.key_usage import KeyUsage
 from graph.observability import GRAPHQL_ERRORS
 from graph.ratelimit import hit
 from linkinsights.settings import Settings
@@ -43,6 +44,7 @@ class Resources:
     read_sessionmaker: async_sessionmaker[AsyncSession]
     redis: ArqRedis
     burst_gate: BurstGate | None = None
+    key_usage: KeyUsage | None = None
 
 
 def error_body(exc: AppError) -> dict[str, Any]:
@@ -157,8 +159,8 @@ class GraphQLView(GraphQL[Context, None]):
                     limit=res.settings.rate_limit_per_ip_per_minute,
                 )
                 raise Unauthenticated("Unknown or revoked API key")
-            if row.last_used_at is None or _stale(row.last_used_at):
-                await accounts_db.touch_key(session, key_id=row.id)
+        if res.key_usage is not None and (row.last_used_at is None or _stale(row.last_used_at)):
+            res.key_usage.seen(row.id)
         await hit(
             res.redis, bucket=f"key:{row.id}", limit=res.settings.rate_limit_per_key_per_minute
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from db import accounts as accounts_db
@@ -81,3 +82,57 @@ async def test_other_account_sees_nothing(gql, make_account, make_key):
         "query($id: ID!) { job(id: $id) { id } }", {"id": str(uuid.uuid4())}, key=key2
     )
     assert missing == theirs
+
+
+async def _last_used(sessionmaker, key: str):
+    async with sessionmaker() as session:
+        row = await accounts_db.find_key(session, key_hash=hash_key(key))
+    assert row is not None
+    return row.last_used_at
+
+
+async def test_key_use_is_recorded_after_the_response_in_one_batch(
+    gql, app, account_id, make_key, sessionmaker
+):
+    """A request only notes its key; KeyUsage writes every noted key in one statement."""
+    keys = [await make_key(account_id, ("read",)) for _ in range(3)]
+    usage = app.state.resources.key_usage
+    for key in keys:
+        assert (await gql(QUERY, key=key))["data"]["applications"]["totalCount"] == 0
+        assert await _last_used(sessionmaker, key) is None  # not written by the request
+    await usage.flush()
+    written = [await _last_used(sessionmaker, key) for key in keys]
+    assert all(w is not None for w in written)
+
+    # Used again within the minute: noted, but not rewritten.
+    await gql(QUERY, key=keys[0])
+    await usage.flush()
+    assert await _last_used(sessionmaker, keys[0]) == written[0]
+
+
+async def test_key_use_is_written_within_the_interval_and_at_close(
+    account_id, make_key, sessionmaker
+):
+    from graph.key_usage import KeyUsage
+
+    first, second = await make_key(account_id), await make_key(account_id)
+    ids = []
+    for key in (first, second):
+        async with sessionmaker() as session:
+            row = await accounts_db.find_key(session, key_hash=hash_key(key))
+        assert row is not None
+        ids.append(row.id)
+
+    usage = KeyUsage(sessionmaker, interval=0.05)
+    usage.seen(ids[0])
+    for _ in range(200):  # the timer writes it; bounded so that a hang fails
+        if await _last_used(sessionmaker, first) is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert await _last_used(sessionmaker, first) is not None
+
+    closing = KeyUsage(sessionmaker, interval=3600)
+    closing.seen(ids[1])
+    assert await _last_used(sessionmaker, second) is None
+    await closing.aclose()  # shutdown writes what is pending
+    assert await _last_used(sessionmaker, second) is not None
