@@ -37,8 +37,12 @@ class KeyUsage:
             self._task = asyncio.create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self._interval)
-        await self.flush()
+        # Keys noted while a flush waits on the database are written by the next round.
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.flush()
+            if not self._pending:
+                return
 
     async def flush(self) -> None:
         """Write every key noted so far (errors are logged: usage is not worth a failure)."""

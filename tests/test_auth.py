@@ -136,3 +136,37 @@ async def test_key_use_is_written_within_the_interval_and_at_close(
     assert await _last_used(sessionmaker, second) is None
     await closing.aclose()  # shutdown writes what is pending
     assert await _last_used(sessionmaker, second) is not None
+
+
+async def test_key_noted_while_a_write_is_under_way_is_written_by_the_next_round(
+    account_id, make_key, sessionmaker
+):
+    from graph.key_usage import KeyUsage
+
+    first, second = await make_key(account_id), await make_key(account_id)
+    ids = {}
+    for key in (first, second):
+        async with sessionmaker() as session:
+            row = await accounts_db.find_key(session, key_hash=hash_key(key))
+        assert row is not None
+        ids[key] = row.id
+
+    noted = False
+
+    def sessionmaker_noting_another_key():  # called by a round after it took the pending keys
+        nonlocal noted
+        if not noted:
+            noted = True
+            usage.seen(ids[second])
+        return sessionmaker()
+
+    usage = KeyUsage(sessionmaker_noting_another_key, interval=0.05)
+    usage.seen(ids[first])
+    for _ in range(200):  # bounded so that a hang fails
+        if await _last_used(sessionmaker, second) is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert noted
+    assert await _last_used(sessionmaker, first) is not None
+    assert await _last_used(sessionmaker, second) is not None
+    await usage.aclose()
