@@ -1,6 +1,6 @@
 """SQL for the aggregate analytics of SPEC §5. Every statement is scoped to one account.
 
-Each aggregate is one statement (two for the engagement summary) that starts from the
+Each aggregate is one statement (the engagement summary too) that starts from the
 account's applications (`idx_applications_account_created` / `_status`) and reaches the
 clicks through the account's links (`idx_link_tracking_account_function`, then
 `idx_link_clicks_tracking`). Only human clicks count (`NOT is_bot`), and outcomes are
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,35 +106,41 @@ class ClickCountGroup:
     offers: int
 
 
-async def click_count_groups(
-    session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
-) -> list[ClickCountGroup]:
-    apps, params = _apps_cte(account_id, flt)
-    sql = f"""WITH {apps},
-clicks AS (
+# Applications per number of human clicks (with the reached outcomes), over `apps`.
+_CLICK_COUNT_GROUPS = """clicks AS (
   SELECT lt.application_id, count(*) AS n
   FROM link_tracking lt
   JOIN apps a ON a.id = lt.application_id
   JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id AND NOT lc.is_bot
   WHERE lt.account_id = :account_id
   GROUP BY lt.application_id
-)
-SELECT coalesce(c.n, 0) AS clicks,
-       count(*) AS applications,
-       count(*) FILTER (WHERE a.reached_interview) AS interviews,
-       count(*) FILTER (WHERE a.reached_offer) AS offers
-FROM apps a LEFT JOIN clicks c ON c.application_id = a.id
-GROUP BY 1 ORDER BY 1"""
-    rows = (await session.execute(text(sql), params)).all()
-    return [
-        ClickCountGroup(
-            clicks=int(r.clicks),
-            applications=int(r.applications),
-            interviews=int(r.interviews),
-            offers=int(r.offers),
-        )
-        for r in rows
-    ]
+),
+count_groups AS (
+  SELECT coalesce(c.n, 0) AS clicks,
+         count(*) AS applications,
+         count(*) FILTER (WHERE a.reached_interview) AS interviews,
+         count(*) FILTER (WHERE a.reached_offer) AS offers
+  FROM apps a LEFT JOIN clicks c ON c.application_id = a.id
+  GROUP BY 1
+)"""
+
+
+def _click_count_group(r: Any) -> ClickCountGroup:
+    return ClickCountGroup(
+        clicks=int(r["clicks"]),
+        applications=int(r["applications"]),
+        interviews=int(r["interviews"]),
+        offers=int(r["offers"]),
+    )
+
+
+async def click_count_groups(
+    session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
+) -> list[ClickCountGroup]:
+    apps, params = _apps_cte(account_id, flt)
+    sql = f"WITH {apps}, {_CLICK_COUNT_GROUPS} SELECT * FROM count_groups ORDER BY clicks"
+    rows = (await session.execute(text(sql), params)).mappings().all()
+    return [_click_count_group(r) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +158,8 @@ class FunctionRow:
     median_hours_to_first_click: float | None
 
 
-async def function_effectiveness(
-    session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
-) -> list[FunctionRow]:
-    """Per link function over applications with an active link of that function."""
-    apps, params = _apps_cte(account_id, flt)
-    sql = f"""WITH {apps},
-per_application AS (
+# Per link function over applications with an active link of that function, over `apps`.
+_FUNCTION_EFFECTIVENESS = """per_application AS (
   SELECT lt.link_function, lt.application_id,
          count(lc.click_id) AS clicks,
          min(lc.clicked_at) AS first_at
@@ -166,36 +168,65 @@ per_application AS (
   LEFT JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id AND NOT lc.is_bot
   WHERE lt.account_id = :account_id AND lt.is_active
   GROUP BY lt.link_function, lt.application_id
-)
-SELECT p.link_function,
-       count(*) AS applications_with_link,
-       count(*) FILTER (WHERE p.clicks > 0) AS applications_with_clicks,
-       coalesce(sum(p.clicks), 0) AS total_clicks,
-       count(*) FILTER (WHERE a.reached_interview) AS interviews,
-       count(*) FILTER (WHERE a.reached_offer) AS offers,
-       count(*) FILTER (WHERE a.reached_interview AND p.clicks > 0) AS clicked_interviews,
-       count(*) FILTER (WHERE a.reached_offer AND p.clicks > 0) AS clicked_offers,
-       percentile_cont(0.5) WITHIN GROUP (
-         ORDER BY (extract(epoch FROM p.first_at - a.created_at) / 3600)::float8
-       ) FILTER (WHERE p.first_at IS NOT NULL) AS median_hours
-FROM per_application p JOIN apps a ON a.id = p.application_id
-GROUP BY p.link_function
-ORDER BY p.link_function"""
-    rows = (await session.execute(text(sql), params)).all()
-    return [
-        FunctionRow(
-            link_function=r.link_function,
-            applications_with_link=int(r.applications_with_link),
-            applications_with_clicks=int(r.applications_with_clicks),
-            total_clicks=int(r.total_clicks),
-            interviews=int(r.interviews),
-            offers=int(r.offers),
-            clicked_interviews=int(r.clicked_interviews),
-            clicked_offers=int(r.clicked_offers),
-            median_hours_to_first_click=None if r.median_hours is None else float(r.median_hours),
-        )
-        for r in rows
-    ]
+),
+functions AS (
+  SELECT p.link_function,
+         count(*) AS applications_with_link,
+         count(*) FILTER (WHERE p.clicks > 0) AS applications_with_clicks,
+         coalesce(sum(p.clicks), 0) AS total_clicks,
+         count(*) FILTER (WHERE a.reached_interview) AS interviews,
+         count(*) FILTER (WHERE a.reached_offer) AS offers,
+         count(*) FILTER (WHERE a.reached_interview AND p.clicks > 0) AS clicked_interviews,
+         count(*) FILTER (WHERE a.reached_offer AND p.clicks > 0) AS clicked_offers,
+         percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY (extract(epoch FROM p.first_at - a.created_at) / 3600)::float8
+         ) FILTER (WHERE p.first_at IS NOT NULL) AS median_hours
+  FROM per_application p JOIN apps a ON a.id = p.application_id
+  GROUP BY p.link_function
+)"""
+
+
+def _function_row(r: Any) -> FunctionRow:
+    median = r["median_hours"]
+    return FunctionRow(
+        link_function=r["link_function"],
+        applications_with_link=int(r["applications_with_link"]),
+        applications_with_clicks=int(r["applications_with_clicks"]),
+        total_clicks=int(r["total_clicks"]),
+        interviews=int(r["interviews"]),
+        offers=int(r["offers"]),
+        clicked_interviews=int(r["clicked_interviews"]),
+        clicked_offers=int(r["clicked_offers"]),
+        median_hours_to_first_click=None if median is None else float(median),
+    )
+
+
+async def function_effectiveness(
+    session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
+) -> list[FunctionRow]:
+    """Per link function over applications with an active link of that function."""
+    apps, params = _apps_cte(account_id, flt)
+    sql = f"WITH {apps}, {_FUNCTION_EFFECTIVENESS} SELECT * FROM functions ORDER BY link_function"
+    rows = (await session.execute(text(sql), params)).mappings().all()
+    return [_function_row(r) for r in rows]
+
+
+async def summary_counts(
+    session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
+) -> tuple[list[ClickCountGroup], list[FunctionRow]]:
+    """``click_count_groups`` and ``function_effectiveness`` in one statement (the
+    engagement summary needs both): one snapshot without a transaction around two statements,
+    and the account's applications and their outcomes read once."""
+    apps, params = _apps_cte(account_id, flt)
+    sql = f"""WITH {apps}, {_CLICK_COUNT_GROUPS}, {_FUNCTION_EFFECTIVENESS}
+SELECT (SELECT coalesce(json_agg(g ORDER BY g.clicks), '[]') FROM count_groups g) AS groups,
+       (SELECT coalesce(json_agg(f ORDER BY f.link_function), '[]') FROM functions f)
+         AS functions"""
+    row = (await session.execute(text(sql), params)).one()
+    groups, functions = row.groups, row.functions
+    if isinstance(groups, str):  # json, not jsonb: a driver may hand over the text
+        groups, functions = orjson.loads(groups), orjson.loads(functions)
+    return [_click_count_group(g) for g in groups], [_function_row(f) for f in functions]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ class Context:
     redis: ArqRedis
     viewer: Viewer | None
     loaders: Loaders
+    # Autocommit sessions for a read that is one statement (no BEGIN/COMMIT round trips).
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     burst_gate: BurstGate | None = None
     request: Any = None
     response: Any = None

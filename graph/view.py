@@ -110,6 +110,7 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(
             settings=res.settings,
             sessionmaker=res.sessionmaker,
+            read_sessionmaker=res.read_sessionmaker,
             redis=res.redis,
             burst_gate=res.burst_gate,
             viewer=viewer,

@@ -102,11 +102,8 @@ class AnalyticsQueries:
         ctx = info.context
         viewer = ctx.require("read")
         flt = to_db_filter(filter)
-        async with ctx.sessionmaker() as session:
-            groups = await analytics_db.click_count_groups(
-                session, account_id=viewer.account_id, flt=flt
-            )
-            functions = await analytics_db.function_effectiveness(
+        async with ctx.read_sessionmaker() as session:  # one statement, its own snapshot
+            groups, functions = await analytics_db.summary_counts(
                 session, account_id=viewer.account_id, flt=flt
             )
         total = sum(g.applications for g in groups)
