@@ -158,7 +158,8 @@ class ApplicationQueries:
             value, last_id = decode_cursor(after, length=2)
             keyset = (_parse_sort_value(value, order), require_uuid(str(last_id), field="after"))
         db_filter = to_db_filter(filter)
-        async with ctx.sessionmaker() as session:
+        # Autocommit: the page and its total are one statement, hence one snapshot.
+        async with ctx.read_sessionmaker() as session:
             rows, total = await app_db.list_applications(
                 session,
                 account_id=viewer.account_id,
