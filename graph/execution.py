@@ -1,0 +1,218 @@
+"""An execution context that completes plain leaf fields without graphql-core's machinery.
+
+Why: a page of 100 applications has ~1,300 fields, nearly all of them "basic" Strawberry
+fields (plain attributes, no resolver, see graph/types/application.py) of a scalar or enum
+type. For each one graphql-core makes a Path, Strawberry builds a resolve info, then come
+the resolver, `complete_value`, `complete_leaf_value` and three awaitable checks: ~40% of the
+request's CPU, for a value that is one getattr and one `coerce_output_value` away.
+
+`FastLeafExecutionContext.execute_fields` is graphql-core 3.3's loop, plus a shortcut for a
+field that is provably such a read: its resolver is Strawberry's `_get_basic_result` for a
+field without resolver, extensions or exception handlers, its type is a leaf or a non-null
+leaf, it takes no arguments and no middleware (a schema extension with a `resolve` hook)
+is installed. The shortcut reads the attribute as Strawberry's `get_result` does and
+coerces it as `complete_leaf_value` does. Whenever the standard path could do anything but
+return that coerced value (null for a non-null field, an exception raised or returned, an
+awaitable, a null coercion), the field goes through the standard `execute_field`, which
+reads it again: errors, paths and null propagation are graphql-core's own.
+
+Measured in process (the ASGI app on a seeded database, CPU per request, 4 runs each): a
+page of 100 applications with 12 fields each, 13.0 -> 9.9 ms (-23%); one application with
+its job, links and clicks (~15 leaf fields), 7.8 -> 7.4 ms (within the noise).
+
+The loop copies graphql-core 3.3.2's: tests/test_execution.py pins that version, so that an
+upgrade brings a look at the copy.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import TYPE_CHECKING, Any, NamedTuple
+from weakref import WeakKeyDictionary
+
+from graphql import (
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_nullable_type,
+    is_leaf_type,
+    is_non_null_type,
+)
+from graphql.pyutils import Path, Undefined, gather_with_cancel
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from graphql.execution.collect_fields import GroupedFieldSet
+    from graphql.pyutils import AwaitableOrValue
+
+# Values of these exact types are neither awaitable nor exceptions: the checks the standard
+# path makes on them can be skipped. Anything else (enum members included) is checked.
+_PLAIN_TYPES: frozenset[type] = frozenset(
+    {
+        str,
+        int,
+        float,
+        bool,
+        datetime.datetime,
+        datetime.date,
+        datetime.time,
+        decimal.Decimal,
+        uuid.UUID,
+    }
+)
+
+
+class LeafPlan(NamedTuple):
+    """How to complete one basic leaf field: `coerce(read(source, attribute))`."""
+
+    read: Callable[[Any, str], Any]  # Strawberry's default resolver, a getattr
+    attribute: str  # the Python attribute name
+    coerce: Callable[[Any], Any]  # the leaf type's coerce_output_value
+    non_null: bool
+
+
+def leaf_plan(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) -> LeafPlan | None:
+    """The plan for field `name` of `parent_type`, or None if it must take the standard path."""
+    field_def = schema.get_field(parent_type, name)
+    if field_def is None or field_def.args:
+        return None
+    resolve = field_def.resolve
+    # from_resolver gives a basic field (no resolver, no field extensions, no exception
+    # handler) the resolver `_get_basic_result`, marked `_is_default`. A field with
+    # extensions but no resolver is marked `_is_default` too, hence the name check.
+    if (
+        resolve is None
+        or getattr(resolve, "_is_default", False) is not True
+        or getattr(resolve, "__name__", None) != "_get_basic_result"
+    ):
+        return None
+    field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if (
+        not isinstance(field, StrawberryField)
+        or not field.is_basic_field
+        or type(field).get_result is not StrawberryField.get_result
+    ):
+        return None
+    return_type = field_def.type
+    leaf_type = get_nullable_type(return_type)
+    if not is_leaf_type(leaf_type):
+        return None
+    # StrawberryField.get_result(source, ...) for a field without resolver.
+    return LeafPlan(
+        field.default_resolver,
+        field.python_name,
+        leaf_type.coerce_output_value,
+        is_non_null_type(return_type),
+    )
+
+
+# Plans per object type, then per field name (None: standard path). Object types are
+# hashable by identity; weak keys let a discarded schema go.
+_plans: WeakKeyDictionary[GraphQLObjectType, dict[str, LeafPlan | None]] = WeakKeyDictionary()
+
+_STANDARD = object()  # "take the standard path", as a result of the shortcut
+
+
+class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, with basic leaf fields completed directly."""
+
+    leaf_fields_completed = 0  # by the shortcut, in all executions: for the tests
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        # graphql-core wraps resolvers only when the manager has middleware.
+        self.fast_leaves = manager is None or not manager.middlewares
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        if not self.fast_leaves:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        plans = _plans.get(parent_type)
+        if plans is None:
+            plans = _plans[parent_type] = {}
+        # From here on, graphql-core 3.3.2's Executor.execute_fields, plus the shortcut.
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        append_awaitable = awaitable_fields.append
+        completed_here = 0
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                name = node.name.value
+                try:
+                    plan = plans[name]
+                except KeyError:
+                    plan = plans[name] = leaf_plan(self.schema, parent_type, name)
+                if plan is not None and not node.arguments:
+                    value = self.complete_leaf_field(plan, source_value)
+                    if value is not _STANDARD:
+                        results[response_name] = value
+                        completed_here += 1
+                        continue
+                field_path = Path(path, response_name, parent_type.name)
+                result = self.execute_field(
+                    parent_type, source_value, field_details_list, field_path, position_context
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        append_awaitable(response_name)
+        except Exception:
+            if awaitable_fields:
+                # Ensure that awaitables created by other fields are settled,
+                # as they may also fail.
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        finally:
+            FastLeafExecutionContext.leaf_fields_completed += completed_here
+
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited_results = await gather_with_cancel(
+                    *(results[field] for field in awaitable_fields)
+                )
+                results.update(zip(awaitable_fields, awaited_results, strict=True))
+            return results
+
+        return get_results()
+
+    def complete_leaf_field(self, plan: LeafPlan, source: Any) -> Any:
+        """The field's completed value, or _STANDARD if the standard path must decide."""
+        try:
+            value = plan.read(source, plan.attribute)
+            if value is None:
+                # complete_value: null is null, unless the field is non-null (an error).
+                return _STANDARD if plan.non_null else None
+            if type(value) not in _PLAIN_TYPES and (
+                self.is_awaitable(value) or isinstance(value, Exception) or value is Undefined
+            ):
+                return _STANDARD
+            coerced = plan.coerce(value)
+        except Exception:  # the standard path raises it again, and reports it
+            return _STANDARD
+        if coerced is None or coerced is Undefined:  # complete_leaf_value's TypeError
+            return _STANDARD
+        if type(coerced) not in _PLAIN_TYPES and self.is_awaitable(coerced):
+            return _STANDARD
+        return coerced
