@@ -36,6 +36,11 @@ def link_row(row: Any) -> LinkRow:
     return LinkRow(**{name: getattr(row, name) for name in LinkRow.__slots__})
 
 
+# The columns of LinkRow in its field order: the loaders build rows positionally, four
+# times faster than by name (a page of 100 applications has ~450 links).
+LINK_COLUMNS = tuple(link_tracking.c[name] for name in LinkRow.__slots__)
+
+
 async def create_link(
     session: AsyncSession,
     *,
@@ -74,12 +79,12 @@ async def create_link(
 
 
 # Loader statements, built once (db/params.py): :account_id and the :ids array.
-_LINKS_BY_TRACKING_IDS = select(link_tracking).where(
+_LINKS_BY_TRACKING_IDS = select(*LINK_COLUMNS).where(
     link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
     any_of(link_tracking.c.tracking_id),
 )
 _LINKS_BY_APPLICATION = (
-    select(link_tracking)
+    select(*LINK_COLUMNS)
     .where(
         link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
         any_of(link_tracking.c.application_id),
@@ -96,7 +101,7 @@ async def links_by_tracking_ids(
     rows = (
         await session.execute(_LINKS_BY_TRACKING_IDS, {"account_id": account_id, "ids": ids})
     ).all()
-    return {r.tracking_id: link_row(r) for r in rows}
+    return {r[0]: LinkRow(*r) for r in rows}
 
 
 async def links_by_application(
@@ -106,7 +111,9 @@ async def links_by_application(
     rows = (await session.execute(_LINKS_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[LinkRow]] = defaultdict(list)
     for r in rows:
-        out[r.application_id].append(link_row(r))
+        link = LinkRow(*r)
+        assert link.application_id is not None  # selected by application id
+        out[link.application_id].append(link)
     return out
 
 
