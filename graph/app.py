@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from arq.connections import RedisSettings, create_pool
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -14,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from graph.burst_gate import BurstGate
@@ -26,10 +28,28 @@ from graph.observability import (
 )
 from graph.schema import schema
 from graph.track import Tracker
+from graph.track_asgi import TrackFastPath
 from graph.view import GraphQLView, Resources
 from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.app")
+
+
+class App(Starlette):
+    """Starlette, with /track redirects answered in front of its whole middleware stack
+    (graph.track_asgi); everything else, lifespan included, goes through Starlette."""
+
+    def __init__(self, *, tracker: Tracker, max_body_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tracker = tracker
+        self.max_body_bytes = max_body_bytes
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return TrackFastPath(
+            super().build_middleware_stack(),
+            tracker=self.tracker,
+            max_body_bytes=self.max_body_bytes,
+        )
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -112,9 +132,12 @@ def create_app(settings: Settings) -> Starlette:
         Route("/metrics", metrics),
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/track/health", tracker.health),
+        # Answered by TrackFastPath before Starlette sees them, except with a root path.
         Route("/track/{tracking_id}", tracker.redirect, methods=["GET", "HEAD"]),
     ]
-    return Starlette(
+    return App(
+        tracker=tracker,
+        max_body_bytes=settings.max_body_bytes,
         routes=routes,
         lifespan=lifespan,
         middleware=[

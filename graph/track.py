@@ -7,7 +7,10 @@ share that statement (ClickWriter), so under load one commit serves many clicks;
 answered only once its own row is committed. The bot verdict of the
 request (HEAD, crawler agent, email-security referrer) is decided before that statement, in
 memory; the scanner-burst check, which needs the client's neighbouring clicks, runs after the
-response has been sent (a Starlette background task).
+response has been sent.
+
+`Tracker.answer` does all of that from the request's plain parts; graph.track_asgi serves it
+as raw ASGI, in front of Starlette (`Tracker.redirect` is the Starlette route's adapter).
 
 `/track` is public and tells nothing but the redirect: an unknown or inactive id is a bare
 404, and the Location is always the stored `original_url`, whatever the request says.
@@ -22,13 +25,16 @@ import logging
 import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import asyncpg
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.datastructures import URL, QueryParams
+from starlette.requests import Request, cookie_parser
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import Scope
 
 from db import clicks as clicks_db
 from db.engine import async_url
@@ -49,6 +55,35 @@ _MAX_USER_AGENT: Final = 2000
 _NOT_FOUND_BODY: Final = "Not Found"
 
 
+# clicked link's application, client, tracking id, click id, clicked at (Tracker.check_burst)
+BurstArgs = tuple[uuid.UUID, clicks_db.BurstClient, str, uuid.UUID, datetime]
+
+
+class TrackAnswer(NamedTuple):
+    """What /track answers to one request (its raw ASGI headers, without X-Request-ID), and
+    the scanner-burst check to run once the response has been sent, if any."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    burst: BurstArgs | None = None
+
+
+def _fixed_answer(response: Response) -> TrackAnswer:
+    return TrackAnswer(response.status_code, tuple(response.raw_headers), bytes(response.body))
+
+
+# Made by Starlette once, so the bytes are the ones its responses always had.
+_NOT_FOUND: Final = _fixed_answer(PlainTextResponse(_NOT_FOUND_BODY, status_code=404))
+_UNAVAILABLE: Final = _fixed_answer(PlainTextResponse("Service Unavailable", status_code=503))
+# after the location; what Response(status_code=302, headers={...}) adds to it
+_REDIRECT: Final = (
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-length", b"0"),
+)
+
+
 def parse_ip(value: str | None) -> str | None:
     """A valid IP address in canonical text form, or None."""
     if not value:
@@ -59,16 +94,32 @@ def parse_ip(value: str | None) -> str | None:
         return None
 
 
-def client_ip(request: Request, *, trust_forwarded_for: bool) -> str | None:
-    """The socket peer; behind a trusted proxy, the address that proxy appended last."""
-    if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            for part in reversed(forwarded.split(",")):
-                ip = parse_ip(part)
-                if ip is not None:
-                    return ip
-    return parse_ip(request.client.host) if request.client else None
+def client_ip(
+    forwarded_for: str | None, peer: str | None, *, trust_forwarded_for: bool
+) -> str | None:
+    """The socket peer; behind a trusted proxy, the address that proxy appended last (the last
+    valid one of the X-Forwarded-For header)."""
+    if trust_forwarded_for and forwarded_for:
+        for part in reversed(forwarded_for.split(",")):
+            ip = parse_ip(part)
+            if ip is not None:
+                return ip
+    return parse_ip(peer)
+
+
+def query_of(scope: Scope) -> bytes:
+    """The request's query string, or b"" where Starlette's `request.url.query` sees none.
+
+    That property rebuilds the URL, so a query string that starts with '#' (or holds only tabs
+    or newlines) counts as none, and one that is not UTF-8 raises (a 500). Asked the same way
+    here, so the UTM parameters are taken, or not, exactly as they always were.
+    """
+    query_string: bytes = scope.get("query_string", b"")
+    return query_string if query_string and URL(scope=scope).query else b""
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 def _clean(value: str | None, limit: int) -> str | None:
@@ -277,7 +328,10 @@ class Tracker:
         self.writer: ClickWriter | None = None
         self.bursts: BurstChecker | None = None
         self._dashboard_hosts = tuple(settings.dashboard_hosts)
-        self._secure_cookie = settings.public_base_url.startswith("https://")
+        self._cookie_name = settings.session_cookie_name
+        self._cookie_head, self._cookie_tail = _session_cookie_template(
+            settings.session_cookie_name, secure=settings.public_base_url.startswith("https://")
+        )
 
     async def start(self, gate: BurstGate | None = None) -> None:
         """Open the pool; with a gate, scanner-burst checks ask it first."""
@@ -313,17 +367,55 @@ class Tracker:
         return JSONResponse({"status": "ok", "checks": {"postgres": "ok"}})
 
     async def redirect(self, request: Request) -> Response:
-        tracking_id: str = request.path_params["tracking_id"]
+        """The Starlette route. `graph.track_asgi.TrackFastPath` answers these requests before
+        Starlette sees them; only the few it leaves to Starlette (a root path) come here."""
+        client = request.client
+        answer = await self.answer(
+            method=request.method,
+            tracking_id=request.path_params["tracking_id"],
+            headers=request.scope["headers"],
+            query_string=query_of(request.scope),
+            peer=client.host if client else None,
+        )
+        response = Response(answer.body, status_code=answer.status)
+        response.raw_headers = list(answer.headers)
+        if answer.burst is not None:
+            response.background = BackgroundTask(self.check_burst, *answer.burst)
+        return response
+
+    async def answer(
+        self,
+        *,
+        method: str,
+        tracking_id: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        query_string: bytes,
+        peer: str | None,
+    ) -> TrackAnswer:
+        """Record one redirect's click and say what to answer; from the request's plain parts.
+
+        `headers` are the ASGI (lower-case, raw) headers, read as Starlette's `request.headers`
+        and `request.cookies` read them: the first of a repeated header, every Cookie header
+        (a later one wins). `query_string` is empty when there is none (see `query_of`);
+        `peer` is the socket peer's host.
+        """
         if not tracking_id or len(tracking_id) > _MAX_TRACKING_ID:
             REDIRECTS.labels(outcome="not_found").inc()
-            return PlainTextResponse(_NOT_FOUND_BODY, status_code=404)
-        headers = request.headers
-        method = request.method
-        user_agent = _clean(headers.get("user-agent"), _MAX_USER_AGENT)
-        referrer = _clean(headers.get("referer"), _MAX_REFERRER)
-        dnt = headers.get("dnt", "").strip() == "1"
+            return _NOT_FOUND
+        first: dict[bytes, bytes] = {}
+        cookie_headers: list[bytes] = []
+        for name, value in headers:
+            if name == b"cookie":
+                cookie_headers.append(value)
+            elif name not in first:
+                first[name] = value
+        user_agent = _clean(_text(first.get(b"user-agent")), _MAX_USER_AGENT)
+        referrer = _clean(_text(first.get(b"referer")), _MAX_REFERRER)
+        dnt = (_text(first.get(b"dnt")) or "").strip() == "1"
 
-        cookie = request.cookies.get(self.settings.session_cookie_name)
+        cookie: str | None = None
+        for raw in cookie_headers:
+            cookie = cookie_parser(raw.decode("latin-1")).get(self._cookie_name, cookie)
         session_new = False
         session_id: str | None
         if cookie is not None and _SESSION_VALUE.fullmatch(cookie):
@@ -335,7 +427,7 @@ class Tracker:
             session_new = True
 
         verdict = classify_request(method=method, user_agent=user_agent, referrer=referrer)
-        metadata: dict[str, Any] = extract_utm(request.query_params) if request.url.query else {}
+        metadata: dict[str, Any] = extract_utm(QueryParams(query_string)) if query_string else {}
         if session_new:
             metadata[clicks_db.SESSION_NEW_KEY] = True
         if dnt:
@@ -343,7 +435,11 @@ class Tracker:
         ip = (
             None
             if dnt
-            else client_ip(request, trust_forwarded_for=self.settings.trust_forwarded_for)
+            else client_ip(
+                _text(first.get(b"x-forwarded-for")),
+                peer,
+                trust_forwarded_for=self.settings.trust_forwarded_for,
+            )
         )
         try:
             assert self.writer is not None, "the lifespan starts the tracker"
@@ -369,46 +465,30 @@ class Tracker:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             log.exception("could not record a click")
             REDIRECTS.labels(outcome="error").inc()
-            return PlainTextResponse("Service Unavailable", status_code=503)
+            return _UNAVAILABLE
         if hit is None:
             REDIRECTS.labels(outcome="not_found").inc()
-            return PlainTextResponse(_NOT_FOUND_BODY, status_code=404)
+            return _NOT_FOUND
 
         REDIRECTS.labels(outcome="bot" if verdict.is_bot else "redirect").inc()
-        response = Response(
-            status_code=302,
-            headers={
-                "location": _location(hit.original_url),
-                "cache-control": "no-store",
-                "referrer-policy": "no-referrer",
-            },
-        )
+        headers_out = [(b"location", _location(hit.original_url).encode("latin-1")), *_REDIRECT]
         if session_new:
             assert session_id is not None
-            response.set_cookie(
-                self.settings.session_cookie_name,
-                session_id,
-                max_age=SESSION_MAX_AGE,
-                path="/",
-                httponly=True,
-                samesite="lax",
-                secure=self._secure_cookie,
+            headers_out.append(
+                (
+                    b"set-cookie",
+                    b"%s%s%s" % (self._cookie_head, session_id.encode(), self._cookie_tail),
+                )
             )
         client = clicks_db.BurstClient(
             session_id=None if session_new else session_id,
             ip_address=ip,
             user_agent=None if dnt else user_agent,
         )
+        burst = None
         if hit.application_id is not None and client.identified:
-            response.background = BackgroundTask(
-                self.check_burst,
-                hit.application_id,
-                client,
-                tracking_id,
-                hit.click_id,
-                hit.clicked_at,
-            )
-        return response
+            burst = (hit.application_id, client, tracking_id, hit.click_id, hit.clicked_at)
+        return TrackAnswer(302, tuple(headers_out), b"", burst)
 
     async def check_burst(
         self,
@@ -421,6 +501,27 @@ class Tracker:
         """After the response: flag the whole scanner burst this click completes, if any."""
         if self.bursts is not None:
             await self.bursts.check(application_id, client, tracking_id, click_id, clicked_at)
+
+
+def _session_cookie_template(name: str, *, secure: bool) -> tuple[bytes, bytes]:
+    """The session Set-Cookie value around the session id, as Starlette's `set_cookie` writes
+    it (asked once; session ids are URL-safe base64, which a cookie value never quotes)."""
+    marker = "0" * 22
+    response = Response()
+    response.set_cookie(
+        name,
+        marker,
+        max_age=SESSION_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+    [(_, value)] = [h for h in response.raw_headers if h[0] == b"set-cookie"]
+    head, marker_found, tail = value.partition(marker.encode())
+    if not marker_found or marker.encode() in tail:
+        raise ValueError(f"cannot place the session id in {value!r}")
+    return head, tail
 
 
 def _location(url: str) -> str:
