@@ -159,29 +159,34 @@ class FunctionRow:
 
 
 # Per link function over applications with an active link of that function, over `apps`.
+# The application's columns travel with its group: joining `apps` a second time was planned
+# as a nested loop over the CTE (it estimates one row per join), 44,000 comparisons and 4 of
+# the summary's 6.7 ms for an account of 100 applications.
 _FUNCTION_EFFECTIVENESS = """per_application AS (
   SELECT lt.link_function, lt.application_id,
+         a.created_at, a.reached_interview, a.reached_offer,
          count(lc.click_id) AS clicks,
          min(lc.clicked_at) AS first_at
   FROM link_tracking lt
   JOIN apps a ON a.id = lt.application_id
   LEFT JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id AND NOT lc.is_bot
   WHERE lt.account_id = :account_id AND lt.is_active
-  GROUP BY lt.link_function, lt.application_id
+  GROUP BY lt.link_function, lt.application_id,
+           a.created_at, a.reached_interview, a.reached_offer
 ),
 functions AS (
   SELECT p.link_function,
          count(*) AS applications_with_link,
          count(*) FILTER (WHERE p.clicks > 0) AS applications_with_clicks,
          coalesce(sum(p.clicks), 0) AS total_clicks,
-         count(*) FILTER (WHERE a.reached_interview) AS interviews,
-         count(*) FILTER (WHERE a.reached_offer) AS offers,
-         count(*) FILTER (WHERE a.reached_interview AND p.clicks > 0) AS clicked_interviews,
-         count(*) FILTER (WHERE a.reached_offer AND p.clicks > 0) AS clicked_offers,
+         count(*) FILTER (WHERE p.reached_interview) AS interviews,
+         count(*) FILTER (WHERE p.reached_offer) AS offers,
+         count(*) FILTER (WHERE p.reached_interview AND p.clicks > 0) AS clicked_interviews,
+         count(*) FILTER (WHERE p.reached_offer AND p.clicks > 0) AS clicked_offers,
          percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY (extract(epoch FROM p.first_at - a.created_at) / 3600)::float8
+           ORDER BY (extract(epoch FROM p.first_at - p.created_at) / 3600)::float8
          ) FILTER (WHERE p.first_at IS NOT NULL) AS median_hours
-  FROM per_application p JOIN apps a ON a.id = p.application_id
+  FROM per_application p
   GROUP BY p.link_function
 )"""
 
