@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.params import any_of, param
@@ -104,23 +116,40 @@ class ApplicationFilter:
     high_priority: bool | None = None
 
 
-def filter_clauses(
-    account_id: uuid.UUID, flt: ApplicationFilter | None
-) -> list[ColumnElement[bool]]:
+# The filter's fields, in the order their clauses are written: (name, column, operator).
+_FILTERS: tuple[tuple[str, Any, str], ...] = (
+    ("status", job_applications.c.status, "=="),
+    ("start_date", job_applications.c.created_at, ">="),
+    ("end_date", job_applications.c.created_at, "<="),
+    ("min_engagement_score", job_applications.c.engagement_score, ">="),
+    ("high_priority", job_applications.c.is_high_priority, "=="),
+)
+
+
+def _filter_values(account_id: uuid.UUID, flt: ApplicationFilter | None) -> dict[str, Any]:
+    """The bound values of the filter: account_id and every field that is set."""
+    values: dict[str, Any] = {"account_id": account_id}
+    if flt is not None:
+        for name, _column, _op in _FILTERS:
+            value = getattr(flt, name)
+            if value is not None:
+                values[name] = value
+    return values
+
+
+def _filter_clauses(names: frozenset[str]) -> list[ColumnElement[bool]]:
+    """The clauses for the account and the filter fields in `names`, as bound parameters."""
     ja = job_applications.c
-    clauses: list[ColumnElement[bool]] = [ja.account_id == account_id]
-    if flt is None:
-        return clauses
-    if flt.status is not None:
-        clauses.append(ja.status == flt.status)
-    if flt.start_date is not None:
-        clauses.append(ja.created_at >= flt.start_date)
-    if flt.end_date is not None:
-        clauses.append(ja.created_at <= flt.end_date)
-    if flt.min_engagement_score is not None:
-        clauses.append(ja.engagement_score >= flt.min_engagement_score)
-    if flt.high_priority is not None:
-        clauses.append(ja.is_high_priority == flt.high_priority)
+    clauses: list[ColumnElement[bool]] = [ja.account_id == param("account_id", ja.account_id)]
+    for name, column, op in _FILTERS:
+        if name in names:
+            bound = param(name, column)
+            if op == "==":
+                clauses.append(column == bound)
+            elif op == ">=":
+                clauses.append(column >= bound)
+            else:
+                clauses.append(column <= bound)
     return clauses
 
 
@@ -144,6 +173,57 @@ class PageRow:
     sort_value: Any  # the value of the order's key, for the cursor
 
 
+_NOT_FILTERS = frozenset({"account_id", "limit", "after_id", "after_value"})
+
+
+@functools.cache
+def _page_statement(
+    order: str, filters: frozenset[str], after_kind: str | None, with_total: bool
+) -> Any:
+    """The page statement for one shape, built once (db/params.py). Values: account_id, the
+    filter fields in `filters`, limit, and after_id / after_value as `after_kind` needs."""
+    key, desc, nullable = ORDERS[order]
+    ja = job_applications.c
+    clauses = _filter_clauses(filters)
+    extra: list[Any] = []
+    if with_total:
+        total = select(func.count()).select_from(job_applications).where(*clauses)
+        extra.append(total.scalar_subquery().label("total_count"))
+    if after_kind is not None:
+        last_id = param("after_id", ja.id)
+        if after_kind == "null":
+            # NULLs sort last in a descending order: only NULL rows with a larger id follow.
+            clauses.append(and_(key.is_(None), ja.id > last_id))
+        else:
+            value = bindparam("after_value", type_=key.type)
+            if desc:
+                later = [key < value, and_(key == value, ja.id > last_id)]
+                if nullable:
+                    later.append(key.is_(None))
+                else:
+                    clauses.append(key <= value)  # an index bound; the OR below is a filter
+                clauses.append(or_(*later))
+            else:
+                clauses.append(key >= value)
+                clauses.append(or_(key > value, and_(key == value, ja.id < last_id)))
+    if desc:
+        order_by = [key.desc().nulls_last() if nullable else key.desc(), ja.id.asc()]
+    else:
+        order_by = [key.asc(), ja.id.desc()]
+    source: Any = job_applications
+    if order == "INTENT_SCORE_DESC":
+        source = job_applications.outerjoin(
+            link_click_analytics, link_click_analytics.c.application_id == ja.id
+        )
+    return (
+        select(*APPLICATION_COLUMNS, key.label("sort_value"), *extra)
+        .select_from(source)
+        .where(*clauses)
+        .order_by(*order_by)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
 async def list_applications(
     session: AsyncSession,
     *,
@@ -159,45 +239,18 @@ async def list_applications(
     With ``with_total``, also the number of applications matching the filter (ignoring
     ``after``), counted by the same statement; None when the page is empty (count then).
     """
-    key, desc, nullable = ORDERS[order]
-    ja = job_applications.c
-    clauses = filter_clauses(account_id, flt)
-    extra: list[Any] = []
-    if with_total:
-        total = select(func.count()).select_from(job_applications).where(*clauses)
-        extra.append(total.scalar_subquery().label("total_count"))
+    values = _filter_values(account_id, flt)
+    values["limit"] = first + 1
+    after_kind: str | None = None
     if after is not None:
-        value, last_id = after
+        value, values["after_id"] = after
         if value is None:
-            # NULLs sort last in a descending order: only NULL rows with a larger id follow.
-            clauses.append(and_(key.is_(None), ja.id > last_id))
-        elif desc:
-            later = [key < value, and_(key == value, ja.id > last_id)]
-            if nullable:
-                later.append(key.is_(None))
-            else:
-                clauses.append(key <= value)  # an index bound; the OR below is a filter
-            clauses.append(or_(*later))
+            after_kind = "null"
         else:
-            clauses.append(key >= value)
-            clauses.append(or_(key > value, and_(key == value, ja.id < last_id)))
-    if desc:
-        order_by = [key.desc().nulls_last() if nullable else key.desc(), ja.id.asc()]
-    else:
-        order_by = [key.asc(), ja.id.desc()]
-    source: Any = job_applications
-    if order == "INTENT_SCORE_DESC":
-        source = job_applications.outerjoin(
-            link_click_analytics, link_click_analytics.c.application_id == ja.id
-        )
-    stmt = (
-        select(*APPLICATION_COLUMNS, key.label("sort_value"), *extra)
-        .select_from(source)
-        .where(*clauses)
-        .order_by(*order_by)
-        .limit(first + 1)
-    )
-    rows = (await session.execute(stmt)).all()
+            after_kind = "value"
+            values["after_value"] = value
+    statement = _page_statement(order, frozenset(values) - _NOT_FILTERS, after_kind, with_total)
+    rows = (await session.execute(statement, values)).all()
     page = [PageRow(row=_application_from_row(r), sort_value=r.sort_value) for r in rows]
     return page, (int(rows[0].total_count) if with_total and rows else None)
 
@@ -205,10 +258,10 @@ async def list_applications(
 async def count_applications(
     session: AsyncSession, *, account_id: uuid.UUID, flt: ApplicationFilter | None = None
 ) -> int:
-    stmt = (
-        select(func.count()).select_from(job_applications).where(*filter_clauses(account_id, flt))
-    )
-    return int((await session.execute(stmt)).scalar_one())
+    values = _filter_values(account_id, flt)
+    clauses = _filter_clauses(frozenset(values) - _NOT_FILTERS)
+    stmt = select(func.count()).select_from(job_applications).where(*clauses)
+    return int((await session.execute(stmt, values)).scalar_one())
 
 
 # Loader statements, built once (db/params.py): :account_id and the :ids array.
