@@ -33,7 +33,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from db.applications import applications_by_ids, jobs_by_ids
 from db.tables import job_applications
-from graph.execution import FastLeafExecutionContext, leaf_plan
+from graph.execution import FastLeafExecutionContext, leaf_plan, object_plan
 from graph.schema import schema as api_schema
 from graph.types.application import Application, Job
 
@@ -233,6 +233,10 @@ class Root:
     required: Application
     jobs: list[list[Job | None]]
     probes: list[Probe | None]
+    # Object fields the shortcut must hand back: an awaitable object, a returned exception.
+    later: Application | None = None
+    broken: Application | None = None
+    missing: Application = None  # type: ignore[assignment]  # null in a non-null field
 
 
 class Later:
@@ -278,6 +282,8 @@ query Page { applications { ...F again: totalClicks n: __typename } jobs { title
 query One { application { ...F } }
 query Required { required { id totalClicks } application { id } }
 query Probes { probes { odd oddRequired anything } }
+query Objects { later { id totalClicks } broken { id } application { id } }
+query Missing { application { id } missing { id } }
 """
 
 PROBES = [Probe(odd=Odd(5)), Probe(odd=Odd(0)), Probe(odd=Odd(-99)), Probe(odd_required=Odd(0))]
@@ -308,6 +314,8 @@ async def _objects(sessionmaker: async_sessionmaker[AsyncSession], seeded: Seede
         required=apps[0],
         jobs=[job_list, [None, *job_list[:2]], []],
         probes=PROBES,
+        later=Later(apps[3]),  # type: ignore[arg-type]
+        broken=ValueError("an application that failed"),  # type: ignore[arg-type]
     )
 
 
@@ -339,7 +347,7 @@ class Passthrough(SchemaExtension):
         return _next(root, info, *args, **kwargs)
 
 
-@pytest.mark.parametrize("operation", ["Page", "One", "Required", "Probes"])
+@pytest.mark.parametrize("operation", ["Page", "One", "Required", "Probes", "Objects", "Missing"])
 async def test_errors_paths_and_null_propagation_match_strawberrys(
     operation: str,
     seeded: Seeded,
@@ -445,6 +453,16 @@ def test_only_basic_leaf_fields_have_a_plan() -> None:
     # Object, list and argument-taking fields, resolvers, the meta field: standard path.
     for name in ("job", "links", "statusHistory", "clicks", "__typename", "nope"):
         assert leaf_plan(core, application, name) is None, name
+    # A plain attribute of an object type has an object plan; a resolver does not.
+    node = object_plan(core, _type(api_schema, "ApplicationEdge"), "node")
+    assert node is not None
+    assert (node.object_type.name, node.non_null, node.plain_class) == (
+        "Application",
+        True,
+        Application,
+    )
+    for name in ("job", "links", "engagement", "totalClicks"):
+        assert object_plan(core, application, name) is None, name
 
     schema = strawberry.Schema(query=GuardedRoot, execution_context_class=FastLeafExecutionContext)
     guarded = _type(schema, "Guarded")
