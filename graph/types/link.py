@@ -6,7 +6,7 @@ request into one statement (see db.clicks.click_pages).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import strawberry
@@ -24,59 +24,54 @@ if TYPE_CHECKING:
     from graph.types.application import Application, Job
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @strawberry.type(description="One click on a tracked link, with its bot verdict.")
 class Click:
     row: strawberry.Private[ClickRow]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.click_id))
-
-    @strawberry.field
-    def tracking_id(self) -> str:
-        return self.row.tracking_id
-
-    @strawberry.field
-    def clicked_at(self) -> datetime:
-        return self.row.clicked_at
-
-    @strawberry.field(description="email, linkedin, indeed, dashboard, direct, external or custom")
-    def click_source(self) -> str | None:
-        return self.row.click_source
-
-    @strawberry.field
-    def referrer_url(self) -> str | None:
-        return self.row.referrer_url
-
-    @strawberry.field
-    def session_id(self) -> str | None:
-        return self.row.session_id
-
-    @strawberry.field(description="Null for clicks sent with DNT: 1.")
-    def user_agent(self) -> str | None:
-        return self.row.user_agent
-
-    @strawberry.field(description="Null for clicks sent with DNT: 1; anonymised after 90 days.")
-    def ip_address(self) -> str | None:
-        return self.row.ip_address
-
-    @strawberry.field
-    def request_method(self) -> str:
-        return self.row.request_method
-
-    @strawberry.field
-    def is_bot(self) -> bool:
-        return self.row.is_bot
-
-    @strawberry.field(
-        description="crawler_user_agent, head_request, email_security_scanner or scanner_burst"
+    # Plain attributes filled from the row in __post_init__ (the defaults are never seen):
+    # Strawberry reads them with a getattr, far cheaper than a method resolver per field
+    # (see graph/types/application.py and graph/execution.py).
+    id: strawberry.ID = strawberry.ID("")
+    tracking_id: str = ""
+    clicked_at: datetime = _EPOCH
+    click_source: str | None = strawberry.field(
+        default=None,
+        description="email, linkedin, indeed, dashboard, direct, external or custom",
     )
-    def bot_reason(self) -> str | None:
-        return self.row.bot_reason
+    referrer_url: str | None = None
+    session_id: str | None = None
+    user_agent: str | None = strawberry.field(
+        default=None, description="Null for clicks sent with DNT: 1."
+    )
+    ip_address: str | None = strawberry.field(
+        default=None, description="Null for clicks sent with DNT: 1; anonymised after 90 days."
+    )
+    request_method: str = ""
+    is_bot: bool = False
+    bot_reason: str | None = strawberry.field(
+        default=None,
+        description="crawler_user_agent, head_request, email_security_scanner or scanner_burst",
+    )
+    metadata: JSON = strawberry.field(
+        default=None, description="UTM parameters of the redirect request, or recordClick data."
+    )
 
-    @strawberry.field(description="UTM parameters of the redirect request, or recordClick data.")
-    def metadata(self) -> JSON:
-        return cast(JSON, self.row.metadata)
+    def __post_init__(self) -> None:
+        row = self.row
+        self.id = strawberry.ID(str(row.click_id))
+        self.tracking_id = row.tracking_id
+        self.clicked_at = row.clicked_at
+        self.click_source = row.click_source
+        self.referrer_url = row.referrer_url
+        self.session_id = row.session_id
+        self.user_agent = row.user_agent
+        self.ip_address = row.ip_address
+        self.request_method = row.request_method
+        self.is_bot = row.is_bot
+        self.bot_reason = row.bot_reason
+        self.metadata = cast(JSON, row.metadata)
 
 
 ClickParent = Literal["application", "link"]
@@ -147,38 +142,26 @@ async def resolve_clicks(
 @strawberry.type(description="A tracked link (seed 002): /track/{trackingId} redirects to it.")
 class TrackedLink:
     row: strawberry.Private[LinkRow]
+    # Plain attributes filled from the row (see Click).
+    tracking_id: str = ""
+    redirect_url: str = ""
+    original_url: str = ""
+    link_function: str = ""
+    link_type: str = ""
+    is_active: bool = False
+    description: str | None = None
+    created_at: datetime = _EPOCH
 
-    @strawberry.field
-    def tracking_id(self) -> str:
-        return self.row.tracking_id
-
-    @strawberry.field
-    def redirect_url(self) -> str:
-        return self.row.redirect_url
-
-    @strawberry.field
-    def original_url(self) -> str:
-        return self.row.original_url
-
-    @strawberry.field
-    def link_function(self) -> str:
-        return self.row.link_function
-
-    @strawberry.field
-    def link_type(self) -> str:
-        return self.row.link_type
-
-    @strawberry.field
-    def is_active(self) -> bool:
-        return self.row.is_active
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.row.description
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    def __post_init__(self) -> None:
+        row = self.row
+        self.tracking_id = row.tracking_id
+        self.redirect_url = row.redirect_url
+        self.original_url = row.original_url
+        self.link_function = row.link_function
+        self.link_type = row.link_type
+        self.is_active = row.is_active
+        self.description = row.description
+        self.created_at = row.created_at
 
     @strawberry.field
     async def application(
