@@ -76,6 +76,23 @@ def _click_columns() -> list[Any]:
     return [*_own_click_columns(), link_tracking.c.application_id]
 
 
+def _click_columns_in_row_order() -> list[Any]:
+    """_click_columns() in ClickRow's field order: a page's rows are built positionally
+    (by attribute name, 13 fields cost a page of 500 clicks ~1.5 ms)."""
+    by_name = {c.key: c for c in _click_columns()}
+    return [by_name[name] for name in ClickRow.__slots__]
+
+
+_METADATA_AT = ClickRow.__slots__.index("metadata")
+
+
+def _click_from_row(values: Any) -> ClickRow:
+    """A ClickRow from values in its field order (metadata as stored)."""
+    values = list(values)
+    values[_METADATA_AT] = _metadata(values[_METADATA_AT])
+    return ClickRow(*values)
+
+
 _FROM_ROW: Any = object()
 
 
@@ -479,7 +496,7 @@ def _click_pages_statement(parent: Parent, include_bots: bool, keyset: bool) -> 
         .label("rn")
     )
     inner = (
-        select(parent_col.label("parent"), *_click_columns(), rn)
+        select(parent_col.label("parent"), *_click_columns_in_row_order(), rn)
         .select_from(link_clicks.join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id))
         .where(*clauses)
         .subquery()
@@ -509,8 +526,9 @@ async def click_pages(
     statement = _click_pages_statement(parent, include_bots, after is not None)
     rows = (await session.execute(statement, values)).all()
     out: dict[Any, list[ClickRow]] = defaultdict(list)
+    n = len(ClickRow.__slots__)
     for r in rows:
-        out[r.parent].append(click_row(r))
+        out[r[0]].append(_click_from_row(r[1 : n + 1]))
     return out
 
 
