@@ -33,6 +33,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from db.applications import applications_by_ids, jobs_by_ids
 from db.tables import job_applications
+from graph.dataloaders import Loaders
 from graph.execution import FastLeafExecutionContext, leaf_plan, object_plan
 from graph.schema import schema as api_schema
 from graph.types.application import Application, Job
@@ -254,8 +255,8 @@ def tamper(apps: list[Application]) -> None:
     """Values the standard path must handle: the shortcut has to hand these back to it."""
     a = apps[0]  # errors on non-null fields null the item
     a.total_clicks = None  # type: ignore[assignment]
-    assert a.preloaded_job is not None
-    a.preloaded_job.title = None  # type: ignore[assignment]  # nulls the job in `jobs`
+    assert isinstance(a.job, Job)
+    a.job.title = None  # type: ignore[assignment]  # nulls the job in `jobs`
     b = apps[1]
     b.engagement_score = 2**40  # Int cannot represent it
     c = apps[2]  # errors on nullable fields: the item survives
@@ -268,8 +269,8 @@ def tamper(apps: list[Application]) -> None:
     d = apps[3]  # no error
     d.most_clicked_link_function = 42  # type: ignore[assignment]  # String from an int
     d.first_click_timestamp = T0
-    assert d.preloaded_job is not None
-    d.preloaded_job.company = Undefined  # type: ignore[assignment]  # null, no error
+    assert isinstance(d.job, Job)
+    d.job.company = Undefined  # type: ignore[assignment]  # null, no error
 
 
 TAMPERED = """
@@ -302,12 +303,12 @@ async def _objects(sessionmaker: async_sessionmaker[AsyncSession], seeded: Seede
         )
     apps = []
     for app_id in ids:
-        app = Application(row=by_id[app_id])
+        app = Application(row=by_id[app_id], loaders=Loaders.create(sessionmaker, account_id))
         assert app.row.job_id is not None
-        app.preloaded_job, app.job_preloaded = Job(row=jobs[app.row.job_id]), True
+        app.job = Job(row=jobs[app.row.job_id])  # as a page preloads it
         apps.append(app)
     tamper(apps)
-    job_list = [app.preloaded_job for app in apps]
+    job_list = [app.job for app in apps]
     return Root(
         applications=[*apps, None],
         application=apps[0],
@@ -461,7 +462,10 @@ def test_only_basic_leaf_fields_have_a_plan() -> None:
         True,
         Application,
     )
-    for name in ("job", "links", "engagement", "totalClicks"):
+    job = object_plan(core, application, "job")  # a plain attribute (maybe a Deferred load)
+    assert job is not None
+    assert (job.object_type.name, job.non_null) == ("Job", False)
+    for name in ("links", "engagement", "totalClicks"):
         assert object_plan(core, application, name) is None, name
 
     schema = strawberry.Schema(query=GuardedRoot, execution_context_class=FastLeafExecutionContext)

@@ -100,8 +100,7 @@ async def preload_jobs(ctx: Context, nodes: list[Application]) -> None:
     rows = dict(zip(ids, await ctx.loaders.job_by_id.load_many(ids), strict=True))
     jobs = {job_id: Job(row=row) for job_id, row in rows.items() if row is not None}
     for node in nodes:
-        node.preloaded_job = None if node.row.job_id is None else jobs.get(node.row.job_id)
-        node.job_preloaded = True
+        node.job = None if node.row.job_id is None else jobs.get(node.row.job_id)
 
 
 async def preload_engagement(ctx: Context, nodes: list[Application]) -> None:
@@ -175,7 +174,7 @@ class ApplicationQueries:
                 )
         for page_row in rows:
             ctx.loaders.application_by_id.prime(page_row.row.id, page_row.row)
-        nodes = [Application(row=r.row) for r in rows]
+        nodes = [Application(row=r.row, loaders=ctx.loaders) for r in rows]
         await preload_page(info, nodes)
         return build_connection(
             nodes,
@@ -191,7 +190,7 @@ class ApplicationQueries:
     ) -> Application | None:
         info.context.require("read")
         row = await info.context.loaders.application_by_id.load(require_uuid(id, field="id"))
-        return None if row is None else Application(row=row)
+        return None if row is None else Application(row=row, loaders=info.context.loaders)
 
     @strawberry.field
     async def job(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Job | None:

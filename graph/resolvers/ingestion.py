@@ -372,7 +372,7 @@ class IngestionMutations:
                 status=input.status.value,
                 applied_at=applied_at,
             )
-        return Application(row=row)
+        return Application(row=row, loaders=ctx.loaders)
 
     @strawberry.mutation(description="Change an application's status; writes the history row.")
     async def update_application_status(
@@ -393,7 +393,7 @@ class IngestionMutations:
             )
             if row is None:
                 raise _missing("applicationId", input.application_id, "application")
-        return Application(row=row)
+        return Application(row=row, loaders=ctx.loaders)
 
     @strawberry.mutation(description="Create a tracked link; share its redirectUrl.")
     async def create_tracked_link(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Coroutine, Generator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
 from graph.context import Context
+from graph.dataloaders import Loaders
 from graph.types.common import ApplicationStatus
 from graph.types.engagement import EngagementMetrics
 from graph.types.link import ClickConnection, Contact, TrackedLink, resolve_clicks
@@ -18,6 +20,24 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from graph.types.prediction import Prediction
+
+
+class Deferred:
+    """An awaitable that runs `load()` when, and only if, the executor awaits it.
+
+    A plain attribute whose value is a Deferred resolves like an async resolver (graphql-core
+    awaits awaitable values), while a value set in advance (a page's preloaded jobs) is read
+    with a getattr and never goes through a resolver. Unlike a coroutine, a Deferred that is
+    never awaited (the field was not asked for) starts nothing and leaves no warning.
+    """
+
+    __slots__ = ("_load",)
+
+    def __init__(self, load: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        self._load = load
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._load().__await__()
 
 
 @strawberry.type
@@ -73,9 +93,12 @@ class Application:
     most_clicked_link_function: str | None = None
     engagement_score: int = 0
     is_high_priority: bool = False
-    # Set by a resolver that loaded these for a whole page at once (see `job`).
-    preloaded_job: strawberry.Private[Job | None] = None
-    job_preloaded: strawberry.Private[bool] = False
+    # The job: set by a page that loaded its jobs at once (preload_jobs), otherwise a
+    # Deferred load through the request's loader.
+    job: Job | None = None
+    # The request's loaders (for the nested fields that are not preloaded).
+    loaders: strawberry.Private[Loaders]
+    # Set by a resolver that loaded these for a whole page at once (see `engagement`).
     preloaded_engagement: strawberry.Private[EngagementMetrics | None] = None
     engagement_preloaded: strawberry.Private[bool] = False
     preloaded_links: strawberry.Private[list[TrackedLink] | None] = None  # None: not loaded
@@ -93,20 +116,9 @@ class Application:
         self.most_clicked_link_function = row.most_clicked_link_function
         self.engagement_score = row.engagement_score
         self.is_high_priority = row.is_high_priority
-
-    @strawberry.field
-    def job(self, info: strawberry.Info[Context, None]) -> Job | None:
-        # Synchronous when the page preloaded the job: an async resolver per row costs a
-        # coroutine and its scheduling in the executor, ~15% of a page of 100 with `job`.
-        # Otherwise the loader's coroutine is returned, and the executor awaits it.
-        if self.job_preloaded or self.row.job_id is None:
-            return self.preloaded_job
-        return cast("Job | None", self._load_job(info.context, self.row.job_id))
-
-    @staticmethod
-    async def _load_job(context: Context, job_id: uuid.UUID) -> Job | None:
-        row = await context.loaders.job_by_id.load(job_id)
-        return None if row is None else Job(row=row)
+        if row.job_id is not None:
+            job_id, loaders = row.job_id, self.loaders
+            self.job = cast(Job, Deferred(lambda: _load_job(loaders, job_id)))
 
     @strawberry.field
     async def status_history(self, info: strawberry.Info[Context, None]) -> list[StatusChange]:
@@ -164,6 +176,11 @@ class Application:
         from graph.types.prediction import prediction_for
 
         return await prediction_for(info.context, self.row)
+
+
+async def _load_job(loaders: Loaders, job_id: uuid.UUID) -> Job | None:
+    row = await loaders.job_by_id.load(job_id)
+    return None if row is None else Job(row=row)
 
 
 ApplicationRef = Annotated["Application", strawberry.lazy("graph.types.application")]

@@ -172,7 +172,7 @@ class TrackedLink:
         if self.row.application_id is None:
             return None
         row = await info.context.loaders.application_by_id.load(self.row.application_id)
-        return None if row is None else Application(row=row)
+        return None if row is None else Application(row=row, loaders=info.context.loaders)
 
     @strawberry.field
     async def job(

@@ -59,11 +59,13 @@ class Prediction:
 
     @strawberry.field(description="The application predicted; null for predictOutcome.")
     def application(
-        self,
+        self, info: strawberry.Info[Context, None]
     ) -> Annotated[Application, strawberry.lazy("graph.types.application")] | None:
         from graph.types.application import Application
 
-        return None if self.application_row is None else Application(row=self.application_row)
+        if self.application_row is None:
+            return None
+        return Application(row=self.application_row, loaders=info.context.loaders)
 
 
 def to_prediction(
@@ -259,7 +261,9 @@ class HighPriorityApplication:
     recommended_actions: list[str]
 
     @strawberry.field
-    def application(self) -> Annotated[Application, strawberry.lazy("graph.types.application")]:
+    def application(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[Application, strawberry.lazy("graph.types.application")]:
         from graph.types.application import Application
 
-        return Application(row=self.row)
+        return Application(row=self.row, loaders=info.context.loaders)
