@@ -20,12 +20,15 @@ A basic field of an object type (a connection's `node`, `pageInfo`) takes a seco
 shortcut: the attribute is read and its sub-selection executed as `complete_object_value`
 does, without the resolve info and resolver call, with graphql-core's own error handling for
 the field's type; null for a non-null field, an awaitable, an exception or an object type
-that checks its values (`is_type_of`) go the standard way.
+that checks its values (`is_type_of`) go the standard way. So does a list item of an object
+type (a connection's edges): `complete_list_item_value` executes its sub-selection directly
+unless it is null, Undefined, an exception or an awaitable.
 
 Measured in process (the ASGI app on a seeded database, CPU per request, 4 runs each): a
 page of 100 applications with 12 fields each, 13.0 -> 9.9 ms (-23%); one application with
 its job, links and clicks (~15 leaf fields), 7.8 -> 7.4 ms (within the noise). The object
-shortcut, later (3 runs each): the page of 100, 7.14 -> 6.78 ms (-5%).
+shortcut, later (3 runs each): the page of 100, 7.14 -> 6.78 ms (-5%); the list item
+shortcut, 6.42 -> 5.8 ms (-10%).
 
 The loop copies graphql-core 3.3.2's: tests/test_execution.py pins that version, so that an
 upgrade brings a look at the copy.
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import types
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 from weakref import WeakKeyDictionary
@@ -183,6 +187,31 @@ def field_plan(
     return leaf_plan(schema, parent_type, name) or object_plan(schema, parent_type, name)
 
 
+def list_item_object_type(item_type: Any) -> GraphQLObjectType | None:
+    """The object type of a list's items (non-null or not), if completing an item is
+    executing its sub-selection on it: not for leaves, lists, abstract types or a type with
+    `is_type_of`."""
+    object_type = get_nullable_type(item_type)
+    if isinstance(object_type, GraphQLObjectType) and object_type.is_type_of is None:
+        return object_type
+    return None
+
+
+_plain_classes: dict[type, bool] = {}
+
+
+def plain_class(cls: type) -> bool:
+    """Whether values of `cls` are neither awaitable nor exceptions (nor coroutines)."""
+    try:
+        return _plain_classes[cls]
+    except KeyError:
+        plain = not issubclass(
+            cls, (BaseException, types.CoroutineType, types.GeneratorType)
+        ) and not hasattr(cls, "__await__")
+        _plain_classes[cls] = plain
+        return plain
+
+
 # Plans per object type, then per field name (None: standard path). Object types are
 # hashable by identity; weak keys let a discarded schema go.
 _plans: WeakKeyDictionary[GraphQLObjectType, dict[str, LeafPlan | ObjectPlan | None]] = (
@@ -190,6 +219,9 @@ _plans: WeakKeyDictionary[GraphQLObjectType, dict[str, LeafPlan | ObjectPlan | N
 )
 
 _STANDARD = object()  # "take the standard path", as a result of the shortcut
+
+# Per list item type: the object type whose sub-selection completes an item, or None.
+_item_types: WeakKeyDictionary[Any, GraphQLObjectType | None] = WeakKeyDictionary()
 
 
 class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -281,6 +313,56 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def complete_list_item_value(
+        self,
+        item: Any,
+        complete_results: list[Any],
+        item_type: Any,
+        field_details_list: Any,
+        info: Any,
+        item_path: Path,
+        position_context: Any,
+    ) -> bool:
+        """graphql-core's, with a shortcut for an item that is a plain object of an object
+        type: its sub-selection is executed directly (complete_value's dispatch skipped),
+        with graphql-core's error handling for the item type. A connection's 100 edges take
+        it. Anything else (null, Undefined, exceptions, awaitables) goes the standard way."""
+        try:
+            object_type = _item_types[item_type]
+        except KeyError:
+            object_type = _item_types[item_type] = list_item_object_type(item_type)
+        if (
+            object_type is None
+            or not self.fast_leaves
+            or item is None
+            or item is Undefined
+            or not plain_class(type(item))
+        ):
+            return super().complete_list_item_value(
+                item,
+                complete_results,
+                item_type,
+                field_details_list,
+                info,
+                item_path,
+                position_context,
+            )
+        try:
+            completed = self.collect_and_execute_subfields(
+                object_type, field_details_list, item_path, item, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            complete_results.append(None)
+            return False
+        if self.is_awaitable(completed):
+            complete_results.append(
+                self._await_object(completed, item_type, field_details_list, item_path)
+            )
+            return True
+        complete_results.append(completed)
+        return False
 
     def complete_object_field(
         self,

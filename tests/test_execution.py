@@ -238,6 +238,9 @@ class Root:
     later: Application | None = None
     broken: Application | None = None
     missing: Application = None  # type: ignore[assignment]  # null in a non-null field
+    # List items the item shortcut must hand back, and errors bubbling through a list.
+    items: list[Application | None] = strawberry.field(default_factory=list)
+    required_items: list[Application] = strawberry.field(default_factory=list)
 
 
 class Later:
@@ -285,6 +288,8 @@ query Required { required { id totalClicks } application { id } }
 query Probes { probes { odd oddRequired anything } }
 query Objects { later { id totalClicks } broken { id } application { id } }
 query Missing { application { id } missing { id } }
+query Items { items { id totalClicks } }
+query RequiredItems { application { id } requiredItems { id totalClicks } }
 """
 
 PROBES = [Probe(odd=Odd(5)), Probe(odd=Odd(0)), Probe(odd=Odd(-99)), Probe(odd_required=Odd(0))]
@@ -316,6 +321,8 @@ async def _objects(sessionmaker: async_sessionmaker[AsyncSession], seeded: Seede
         jobs=[job_list, [None, *job_list[:2]], []],
         probes=PROBES,
         later=Later(apps[3]),  # type: ignore[arg-type]
+        items=[apps[3], None, Undefined, ValueError("an item"), Later(apps[3]), apps[0]],  # type: ignore[list-item]
+        required_items=[apps[3], apps[0]],  # apps[0]: a null in a non-null field
         broken=ValueError("an application that failed"),  # type: ignore[arg-type]
     )
 
@@ -348,7 +355,10 @@ class Passthrough(SchemaExtension):
         return _next(root, info, *args, **kwargs)
 
 
-@pytest.mark.parametrize("operation", ["Page", "One", "Required", "Probes", "Objects", "Missing"])
+@pytest.mark.parametrize(
+    "operation",
+    ["Page", "One", "Required", "Probes", "Objects", "Missing", "Items", "RequiredItems"],
+)
 async def test_errors_paths_and_null_propagation_match_strawberrys(
     operation: str,
     seeded: Seeded,
