@@ -473,18 +473,24 @@ def _parent_column(parent: Parent) -> Any:
     )
 
 
+def _parent_clauses(parent: Parent, include_bots: bool) -> list[Any]:
+    """The account's clicks of the parents in :ids (human ones unless ``include_bots``)."""
+    clauses = [
+        link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
+        any_of(_parent_column(parent)),
+    ]
+    if not include_bots:
+        clauses.append(link_clicks.c.is_bot.is_(False))
+    return clauses
+
+
 @functools.cache
 def _click_pages_statement(parent: Parent, include_bots: bool, keyset: bool) -> Any:
     """Built once per shape (db/params.py); values: account_id, ids, limit and, with
     ``keyset``, after_at / after_id."""
     lc = link_clicks.c
     parent_col = _parent_column(parent)
-    clauses = [
-        link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
-        any_of(parent_col),
-    ]
-    if not include_bots:
-        clauses.append(lc.is_bot.is_(False))
+    clauses = _parent_clauses(parent, include_bots)
     if keyset:
         clauses.append(
             tuple_(lc.clicked_at, lc.click_id)
@@ -537,12 +543,7 @@ def _click_counts_statement(parent: Parent, include_bots: bool) -> Any:
     """Built once per shape (db/params.py); values: account_id, ids."""
     lc = link_clicks.c
     parent_col = _parent_column(parent)
-    clauses = [
-        link_tracking.c.account_id == param("account_id", link_tracking.c.account_id),
-        any_of(parent_col),
-    ]
-    if not include_bots:
-        clauses.append(lc.is_bot.is_(False))
+    clauses = _parent_clauses(parent, include_bots)
     return (
         select(parent_col.label("parent"), func.count().label("n"))
         .select_from(link_clicks.join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id))

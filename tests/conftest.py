@@ -8,6 +8,8 @@ product isolates its users.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,6 +28,7 @@ from db import accounts as accounts_db
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from domain.apikeys import generate_key
+from graph.observability import JsonFormatter
 from linkinsights.embedded import start_services
 from linkinsights.settings import Settings
 
@@ -222,3 +226,25 @@ def count_statements(app: Starlette) -> Iterator[StatementCounter]:
         yield counter
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """JSON lines of the `linkinsights` loggers, formatted as they are emitted."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("linkinsights")
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    """The entries `json_log` captured."""
+    return [orjson.loads(line) for line in stream.getvalue().splitlines() if line.strip()]

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
-from conftest import build_app
+from conftest import build_app, log_lines
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from db.migrate import upgrade
-from graph.observability import JsonFormatter
 from linkinsights.embedded import EmbeddedPostgres
 from linkinsights.settings import Settings
 
@@ -103,27 +99,6 @@ async def test_metrics_queue_depth(settings, redis_url):
 # --- request ids and logs ------------------------------------------------------------------
 
 
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """JSON lines of the `linkinsights` loggers, formatted as they are emitted."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("linkinsights")
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
-
-
-def _lines(stream: io.StringIO) -> list[dict[str, object]]:
-    return [orjson.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-
-
 async def test_every_response_has_a_request_id(client, gql, api_key):
     responses = [
         await client.get("/healthz"),
@@ -151,7 +126,7 @@ async def test_incoming_request_id_is_kept_when_sane(client):
 async def test_json_log_line_carries_the_request_id(gql, api_key, json_log):
     response = await gql.post("{ applications(first: 1) { totalCount } }", key=api_key)
     rid = response.headers["x-request-id"]
-    lines = [entry for entry in _lines(json_log) if entry["request_id"] == rid]
+    lines = [entry for entry in log_lines(json_log) if entry["request_id"] == rid]
     assert len(lines) == 1
     line = lines[0]
     assert line["logger"] == "linkinsights.access"
@@ -174,7 +149,7 @@ async def test_error_log_inside_a_resolver_carries_the_request_id(
     response = await gql.post("{ applications(first: 1) { totalCount } }", key=api_key)
     assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     rid = response.headers["x-request-id"]
-    errors = [e for e in _lines(json_log) if e["level"] == "error" and e["request_id"] == rid]
+    errors = [e for e in log_lines(json_log) if e["level"] == "error" and e["request_id"] == rid]
     assert len(errors) == 1
     assert errors[0]["logger"] == "linkinsights.graphql"
     assert errors[0]["msg"] == "unhandled error in applications"

@@ -5,21 +5,17 @@ The behaviour itself (clicks, cookies, bots, DNT, UTM) is tests/test_track.py's.
 from __future__ import annotations
 
 import asyncio
-import io
-import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from conftest import build_app
+from conftest import build_app, log_lines
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from test_track import CHROME, Fixture, clicks_of
 
-from graph.observability import JsonFormatter
 from graph.track_asgi import TrackFastPath
 
 Message = dict[str, Any]
@@ -84,26 +80,6 @@ async def scrape(client: httpx.AsyncClient) -> str:
     response = await client.get("/metrics")
     assert response.status_code == 200
     return response.text
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("linkinsights")
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
-
-
-def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 
 
 # --- what the fast path answers ---------------------------------------------------------------
