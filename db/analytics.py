@@ -12,6 +12,7 @@ sentences are made from the counts by `domain.stats`.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.reader import Source, rows
 from domain.stats import TIMING_BUCKETS
 
 
@@ -216,19 +218,25 @@ async def function_effectiveness(
     return [_function_row(r) for r in rows]
 
 
+@functools.cache
+def _summary_statement(apps: str) -> Any:
+    """Built once per filter shape (`apps` is `_apps_cte`'s SQL, which names its values)."""
+    return text(
+        f"""WITH {apps}, {_CLICK_COUNT_GROUPS}, {_FUNCTION_EFFECTIVENESS}
+SELECT (SELECT coalesce(json_agg(g ORDER BY g.clicks), '[]') FROM count_groups g) AS groups,
+       (SELECT coalesce(json_agg(f ORDER BY f.link_function), '[]') FROM functions f)
+         AS functions"""
+    )
+
+
 async def summary_counts(
-    session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
+    source: Source, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
 ) -> tuple[list[ClickCountGroup], list[FunctionRow]]:
     """``click_count_groups`` and ``function_effectiveness`` in one statement (the
     engagement summary needs both): one snapshot without a transaction around two statements,
     and the account's applications and their outcomes read once."""
     apps, params = _apps_cte(account_id, flt)
-    sql = f"""WITH {apps}, {_CLICK_COUNT_GROUPS}, {_FUNCTION_EFFECTIVENESS}
-SELECT (SELECT coalesce(json_agg(g ORDER BY g.clicks), '[]') FROM count_groups g) AS groups,
-       (SELECT coalesce(json_agg(f ORDER BY f.link_function), '[]') FROM functions f)
-         AS functions"""
-    row = (await session.execute(text(sql), params)).one()
-    groups, functions = row.groups, row.functions
+    [(groups, functions)] = await rows(source, _summary_statement(apps), params)
     if isinstance(groups, str):  # json, not jsonb: a driver may hand over the text
         groups, functions = orjson.loads(groups), orjson.loads(functions)
     return [_click_count_group(g) for g in groups], [_function_row(f) for f in functions]

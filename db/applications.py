@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.params import any_of, param
+from db.reader import Source, rows
 from db.tables import (
     analytics_run_chunks,
     analytics_runs,
@@ -225,7 +226,7 @@ def _page_statement(
 
 
 async def list_applications(
-    session: AsyncSession,
+    source: Source,
     *,
     account_id: uuid.UUID,
     first: int,
@@ -250,18 +251,24 @@ async def list_applications(
             after_kind = "value"
             values["after_value"] = value
     statement = _page_statement(order, frozenset(values) - _NOT_FILTERS, after_kind, with_total)
-    rows = (await session.execute(statement, values)).all()
-    page = [PageRow(row=_application_from_row(r), sort_value=r.sort_value) for r in rows]
-    return page, (int(rows[0].total_count) if with_total and rows else None)
+    found = await rows(source, statement, values)
+    page = [
+        PageRow(row=_application_from_row(r), sort_value=r[_N_APPLICATION_COLUMNS]) for r in found
+    ]
+    return page, (int(found[0][_N_APPLICATION_COLUMNS + 1]) if with_total and found else None)
+
+
+@functools.cache
+def _count_statement(filters: frozenset[str]) -> Any:
+    return select(func.count()).select_from(job_applications).where(*_filter_clauses(filters))
 
 
 async def count_applications(
-    session: AsyncSession, *, account_id: uuid.UUID, flt: ApplicationFilter | None = None
+    source: Source, *, account_id: uuid.UUID, flt: ApplicationFilter | None = None
 ) -> int:
     values = _filter_values(account_id, flt)
-    clauses = _filter_clauses(frozenset(values) - _NOT_FILTERS)
-    stmt = select(func.count()).select_from(job_applications).where(*clauses)
-    return int((await session.execute(stmt, values)).scalar_one())
+    found = await rows(source, _count_statement(frozenset(values) - _NOT_FILTERS), values)
+    return int(found[0][0])
 
 
 # Loader statements, built once (db/params.py): :account_id and the :ids array.
@@ -273,7 +280,7 @@ _JOBS_BY_IDS = select(*JOB_COLUMNS).where(
     jobs.c.account_id == param("account_id", jobs.c.account_id), any_of(jobs.c.id)
 )
 _HISTORY_BY_APPLICATION = (
-    select(application_status_history)
+    select(*(application_status_history.c[name] for name in StatusChangeRow.__slots__))
     .join(
         job_applications,
         job_applications.c.id == application_status_history.c.application_id,
@@ -291,32 +298,28 @@ _HISTORY_BY_APPLICATION = (
 
 
 async def applications_by_ids(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, ApplicationRow]:
     values = {"account_id": account_id, "ids": ids}
-    rows = (await session.execute(_APPLICATIONS_BY_IDS, values)).all()
-    return {r.id: _application_from_row(r) for r in rows}
+    found = await rows(source, _APPLICATIONS_BY_IDS, values)
+    return {r[0]: _application_from_row(r) for r in found}
 
 
 async def jobs_by_ids(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, JobRow]:
-    rows = (await session.execute(_JOBS_BY_IDS, {"account_id": account_id, "ids": ids})).all()
-    return {r[0]: JobRow(*r) for r in rows}
+    found = await rows(source, _JOBS_BY_IDS, {"account_id": account_id, "ids": ids})
+    return {r[0]: JobRow(*r) for r in found}
 
 
 async def status_history_by_application(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[StatusChangeRow]]:
     values = {"account_id": account_id, "ids": ids}
-    rows = (await session.execute(_HISTORY_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[StatusChangeRow]] = defaultdict(list)
-    for r in rows:
-        out[r.application_id].append(
-            StatusChangeRow(
-                id=r.id, application_id=r.application_id, status=r.status, changed_at=r.changed_at
-            )
-        )
+    for r in await rows(source, _HISTORY_BY_APPLICATION, values):
+        change = StatusChangeRow(*r)
+        out[change.application_id].append(change)
     return out
 
 

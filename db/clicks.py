@@ -21,6 +21,7 @@ from sqlalchemy import Integer, bindparam, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.params import any_of, param
+from db.reader import Source, rows
 from db.tables import link_clicks, link_tracking
 from domain.bots import BURST_WINDOW, REASON_SCANNER_BURST, BurstClick, find_scanner_bursts
 
@@ -515,7 +516,7 @@ def _click_pages_statement(parent: Parent, include_bots: bool, keyset: bool) -> 
 
 
 async def click_pages(
-    session: AsyncSession,
+    source: Source,
     *,
     account_id: uuid.UUID,
     parent: Parent,
@@ -530,10 +531,9 @@ async def click_pages(
     if after is not None:
         values["after_at"], values["after_id"] = after
     statement = _click_pages_statement(parent, include_bots, after is not None)
-    rows = (await session.execute(statement, values)).all()
     out: dict[Any, list[ClickRow]] = defaultdict(list)
     n = len(ClickRow.__slots__)
-    for r in rows:
+    for r in await rows(source, statement, values):
         out[r[0]].append(_click_from_row(r[1 : n + 1]))
     return out
 
@@ -553,7 +553,7 @@ def _click_counts_statement(parent: Parent, include_bots: bool) -> Any:
 
 
 async def click_counts(
-    session: AsyncSession,
+    source: Source,
     *,
     account_id: uuid.UUID,
     parent: Parent,
@@ -561,8 +561,8 @@ async def click_counts(
     include_bots: bool,
 ) -> dict[Any, int]:
     statement = _click_counts_statement(parent, include_bots)
-    rows = (await session.execute(statement, {"account_id": account_id, "ids": list(ids)})).all()
-    return {r.parent: int(r.n) for r in rows}
+    found = await rows(source, statement, {"account_id": account_id, "ids": list(ids)})
+    return {parent_id: int(n) for parent_id, n in found}
 
 
 # --- reclassification (linkinsights reclassify) ------------------------------------------

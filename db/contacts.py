@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.params import any_of, param
+from db.reader import Source, rows
 from db.tables import application_contacts, engagement_tracking, job_applications
 
 
@@ -72,7 +73,7 @@ async def add_contact(
 
 # Built once (db/params.py): :account_id and the :ids array.
 _CONTACTS_BY_APPLICATION = (
-    select(application_contacts)
+    select(*(application_contacts.c[name] for name in ContactRow.__slots__))
     .join(job_applications, job_applications.c.id == application_contacts.c.application_id)
     .where(
         job_applications.c.account_id == param("account_id", job_applications.c.account_id),
@@ -87,13 +88,13 @@ _CONTACTS_BY_APPLICATION = (
 
 
 async def contacts_by_application(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ContactRow]]:
     values = {"account_id": account_id, "ids": ids}
-    rows = (await session.execute(_CONTACTS_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[ContactRow]] = defaultdict(list)
-    for r in rows:
-        out[r.application_id].append(contact_row(r))
+    for r in await rows(source, _CONTACTS_BY_APPLICATION, values):
+        contact = ContactRow(*r)
+        out[contact.application_id].append(contact)
     return out
 
 

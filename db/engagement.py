@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.params import any_of, param
+from db.reader import Source, rows
 from db.tables import job_applications, link_click_analytics
 
 
@@ -32,9 +32,10 @@ class EngagementRow:
     calculated_at: datetime | None
 
 
-# Built once (db/params.py): :account_id and the :ids array.
+# Built once (db/params.py): :account_id and the :ids array. The columns in EngagementRow's
+# order (rows are built by position).
 _ENGAGEMENT_BY_APPLICATION = (
-    select(link_click_analytics)
+    select(*(link_click_analytics.c[name] for name in EngagementRow.__slots__))
     .join(job_applications, job_applications.c.id == link_click_analytics.c.application_id)
     .where(
         job_applications.c.account_id == param("account_id", job_applications.c.account_id),
@@ -44,27 +45,41 @@ _ENGAGEMENT_BY_APPLICATION = (
 
 
 async def engagement_by_applications(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, EngagementRow]:
     """The stored metrics of these applications (missing: not calculated yet, or foreign)."""
     values = {"account_id": account_id, "ids": ids}
-    rows = (await session.execute(_ENGAGEMENT_BY_APPLICATION, values)).all()
-    return {
-        r.application_id: EngagementRow(
-            application_id=r.application_id,
-            total_click_events=r.total_click_events or 0,
-            click_sequence=tuple(r.click_sequence or ()),
-            unique_functions_clicked=r.unique_functions_clicked or 0,
-            time_to_first_click=r.time_to_first_click,
-            hours_to_first_click=r.hours_to_first_click,
-            time_between_first_last_click=r.time_between_first_last_click,
-            hours_between_first_last_click=r.hours_between_first_last_click,
-            peak_click_hour=r.peak_click_hour,
-            click_days_of_week=tuple(r.click_days_of_week or ()),
-            engagement_velocity=r.engagement_velocity or Decimal(0),
-            engagement_score=r.engagement_score or 0,
-            intent_score=r.intent_score or 0,
-            calculated_at=r.calculated_at,
+    out: dict[uuid.UUID, EngagementRow] = {}
+    for (
+        application_id,
+        total_click_events,
+        click_sequence,
+        unique_functions_clicked,
+        time_to_first_click,
+        hours_to_first_click,
+        time_between_first_last_click,
+        hours_between_first_last_click,
+        peak_click_hour,
+        click_days_of_week,
+        engagement_velocity,
+        engagement_score,
+        intent_score,
+        calculated_at,
+    ) in await rows(source, _ENGAGEMENT_BY_APPLICATION, values):
+        out[application_id] = EngagementRow(
+            application_id=application_id,
+            total_click_events=total_click_events or 0,
+            click_sequence=tuple(click_sequence or ()),
+            unique_functions_clicked=unique_functions_clicked or 0,
+            time_to_first_click=time_to_first_click,
+            hours_to_first_click=hours_to_first_click,
+            time_between_first_last_click=time_between_first_last_click,
+            hours_between_first_last_click=hours_between_first_last_click,
+            peak_click_hour=peak_click_hour,
+            click_days_of_week=tuple(click_days_of_week or ()),
+            engagement_velocity=engagement_velocity or Decimal(0),
+            engagement_score=engagement_score or 0,
+            intent_score=intent_score or 0,
+            calculated_at=calculated_at,
         )
-        for r in rows
-    }
+    return out

@@ -41,14 +41,3 @@ def make_engine(
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for single-statement reads (loader batches, key lookups) in autocommit mode.
-
-    A statement is its own snapshot, so BEGIN and ROLLBACK around it buy nothing but two round
-    trips; a resolver that reads several statements that must agree uses make_sessionmaker.
-    """
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.params import any_of, param
+from db.reader import Source, rows
 from db.tables import accounts, follow_ups, webhook_deliveries
 from domain.predictions import ACTION_FOLLOW_UP_24H
 
@@ -275,18 +277,28 @@ async def record_delivery(
     return delivery_row(row)
 
 
+# Built once (db/params.py): :account_id and the :ids array; DeliveryRow's columns in order.
+_DELIVERIES_BY_FOLLOW_UP = (
+    select(*(webhook_deliveries.c[name] for name in DeliveryRow.__slots__))
+    .where(
+        webhook_deliveries.c.account_id == param("account_id", webhook_deliveries.c.account_id),
+        any_of(webhook_deliveries.c.follow_up_id),
+    )
+    .order_by(
+        webhook_deliveries.c.follow_up_id,
+        webhook_deliveries.c.attempt,
+        webhook_deliveries.c.created_at,
+    )
+)
+
+
 async def deliveries_by_follow_up(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[DeliveryRow]]:
-    d = webhook_deliveries.c
-    rows = (
-        await session.execute(
-            select(webhook_deliveries)
-            .where(d.account_id == account_id, d.follow_up_id.in_(ids))
-            .order_by(d.follow_up_id, d.attempt, d.created_at)
-        )
-    ).all()
+    values = {"account_id": account_id, "ids": ids}
     out: dict[uuid.UUID, list[DeliveryRow]] = defaultdict(list)
-    for r in rows:
-        out[r.follow_up_id].append(delivery_row(r))
+    for r in await rows(source, _DELIVERIES_BY_FOLLOW_UP, values):
+        delivery = DeliveryRow(*r)
+        assert delivery.follow_up_id is not None  # selected by follow-up id
+        out[delivery.follow_up_id].append(delivery)
     return dict(out)

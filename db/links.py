@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.params import any_of, param
+from db.reader import Source, rows
 from db.tables import link_tracking
 
 
@@ -96,21 +97,18 @@ _LINKS_BY_APPLICATION = (
 
 
 async def links_by_tracking_ids(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[str]
+    source: Source, *, account_id: uuid.UUID, ids: list[str]
 ) -> dict[str, LinkRow]:
-    rows = (
-        await session.execute(_LINKS_BY_TRACKING_IDS, {"account_id": account_id, "ids": ids})
-    ).all()
-    return {r[0]: LinkRow(*r) for r in rows}
+    found = await rows(source, _LINKS_BY_TRACKING_IDS, {"account_id": account_id, "ids": ids})
+    return {r[0]: LinkRow(*r) for r in found}
 
 
 async def links_by_application(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[LinkRow]]:
     values = {"account_id": account_id, "ids": ids}
-    rows = (await session.execute(_LINKS_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[LinkRow]] = defaultdict(list)
-    for r in rows:
+    for r in await rows(source, _LINKS_BY_APPLICATION, values):
         link = LinkRow(*r)
         assert link.application_id is not None  # selected by application id
         out[link.application_id].append(link)

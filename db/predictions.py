@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.applications import ApplicationRow, application_row
 from db.params import any_of, param
+from db.reader import Source, rows
 from db.tables import job_applications, link_clicks, link_tracking
 from domain.engagement_facts import PastApplication
 from domain.metrics import ClickEvent
@@ -37,19 +38,20 @@ _HUMAN_CLICKS_BY_APPLICATION = (
 
 
 async def human_clicks_by_application(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ClickEvent]]:
     """Human clicks of each application, in click order: one statement for all of them."""
     values = {"account_id": account_id, "ids": ids}
-    rows = (await session.execute(_HUMAN_CLICKS_BY_APPLICATION, values)).all()
     out: dict[uuid.UUID, list[ClickEvent]] = defaultdict(list)
-    for r in rows:
-        out[r.application_id].append(
+    for application_id, click_id, clicked_at, link_function, session_id in await rows(
+        source, _HUMAN_CLICKS_BY_APPLICATION, values
+    ):
+        out[application_id].append(
             ClickEvent(
-                click_id=str(r.click_id),
-                clicked_at=r.clicked_at,
-                link_function=r.link_function,
-                session_id=r.session_id,
+                click_id=str(click_id),
+                clicked_at=clicked_at,
+                link_function=link_function,
+                session_id=session_id,
             )
         )
     return dict(out)
@@ -103,7 +105,7 @@ _PAST_SQL = text(
 
 
 async def past_applications(
-    session: AsyncSession,
+    source: Source,
     *,
     account_id: uuid.UUID,
     created_before: datetime,
@@ -119,33 +121,36 @@ async def past_applications(
     is compared with, and does not depend on when the batch last ran. Fine for thousands of
     applications per account; past that, the batch's ``asOf`` run is the way.
     """
-    rows = (
-        await session.execute(
-            _PAST_SQL,
-            {
-                "account_id": account_id,
-                "created_before": created_before,
-                "horizon_days": horizon_days,
-            },
-        )
-    ).all()
+    found = await rows(
+        source,
+        _PAST_SQL,
+        {"account_id": account_id, "created_before": created_before, "horizon_days": horizon_days},
+    )
     return PastApplications(
-        timezone=rows[0].timezone if rows else "UTC",
+        timezone=found[0][6] if found else "UTC",
         applications=[
             PastApplication(
-                application_id=str(r.application_id),
-                created_at=r.created_at,
-                reached_interview=bool(r.reached_interview),
-                first_interview_at=r.first_interview_at,
+                application_id=str(application_id),
+                created_at=created_at,
+                reached_interview=bool(reached_interview),
+                first_interview_at=first_interview_at,
                 # Ids only break ties in ordering, and the rows already come in click order.
                 clicks=tuple(
                     ClickEvent(click_id=f"{i:06d}", clicked_at=at, link_function=function)
                     for i, (at, function) in enumerate(
-                        zip(r.clicked_at or (), r.functions or (), strict=True)
+                        zip(clicked_at or (), functions or (), strict=True)
                     )
                 ),
             )
-            for r in rows
+            for (
+                application_id,
+                created_at,
+                reached_interview,
+                first_interview_at,
+                clicked_at,
+                functions,
+                _timezone,
+            ) in found
         ],
     )
 

@@ -15,6 +15,7 @@ from linkinsights.settings import Settings
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
+    from db.reader import Reader
     from graph.burst_gate import BurstGate
     from graph.dataloaders import Loaders
 
@@ -34,8 +35,8 @@ class Context:
     redis: ArqRedis
     viewer: Viewer | None
     loaders: Loaders
-    # Autocommit sessions for a read that is one statement (no BEGIN/COMMIT round trips).
-    read_sessionmaker: async_sessionmaker[AsyncSession]
+    # Reads that are one statement (autocommit, straight on asyncpg: db/reader.py).
+    reader: Reader
     burst_gate: BurstGate | None = None
     request: Any = None
     response: Any = None

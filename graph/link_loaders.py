@@ -10,14 +10,13 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from db import clicks as clicks_db
 from db import contacts as contacts_db
 from db import links as links_db
 from db.clicks import ClickRow, Keyset, Parent
 from db.contacts import ContactRow
 from db.links import LinkRow
+from db.reader import Source
 
 # (parent id, includeBots, first, after keyset): one page of one parent's clicks.
 ClickPageKey = tuple[Any, bool, int, Keyset | None]
@@ -26,25 +25,23 @@ ClickCountKey = tuple[Any, bool]
 
 
 async def links_by_application(
-    s: AsyncSession, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[LinkRow]]:
     return await links_db.links_by_application(s, account_id=account, ids=ids)
 
 
-async def link_by_tracking_id(
-    s: AsyncSession, account: uuid.UUID, ids: list[str]
-) -> dict[str, LinkRow]:
+async def link_by_tracking_id(s: Source, account: uuid.UUID, ids: list[str]) -> dict[str, LinkRow]:
     return await links_db.links_by_tracking_ids(s, account_id=account, ids=ids)
 
 
 async def contacts_by_application(
-    s: AsyncSession, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ContactRow]]:
     return await contacts_db.contacts_by_application(s, account_id=account, ids=ids)
 
 
 async def _pages(
-    parent: Parent, s: AsyncSession, account: uuid.UUID, keys: list[ClickPageKey]
+    parent: Parent, s: Source, account: uuid.UUID, keys: list[ClickPageKey]
 ) -> dict[ClickPageKey, list[ClickRow]]:
     # Parents asked with the same arguments share one statement (the usual case: a list of
     # applications each asking `clicks(first: 5)`).
@@ -68,7 +65,7 @@ async def _pages(
 
 
 async def _counts(
-    parent: Parent, s: AsyncSession, account: uuid.UUID, keys: list[ClickCountKey]
+    parent: Parent, s: Source, account: uuid.UUID, keys: list[ClickCountKey]
 ) -> dict[ClickCountKey, int]:
     groups: dict[bool, list[Any]] = defaultdict(list)
     for parent_id, include_bots in keys:
@@ -84,24 +81,24 @@ async def _counts(
 
 
 async def click_pages_by_application(
-    s: AsyncSession, account: uuid.UUID, keys: list[ClickPageKey]
+    s: Source, account: uuid.UUID, keys: list[ClickPageKey]
 ) -> dict[ClickPageKey, list[ClickRow]]:
     return await _pages("application", s, account, keys)
 
 
 async def click_pages_by_link(
-    s: AsyncSession, account: uuid.UUID, keys: list[ClickPageKey]
+    s: Source, account: uuid.UUID, keys: list[ClickPageKey]
 ) -> dict[ClickPageKey, list[ClickRow]]:
     return await _pages("link", s, account, keys)
 
 
 async def click_counts_by_application(
-    s: AsyncSession, account: uuid.UUID, keys: list[ClickCountKey]
+    s: Source, account: uuid.UUID, keys: list[ClickCountKey]
 ) -> dict[ClickCountKey, int]:
     return await _counts("application", s, account, keys)
 
 
 async def click_counts_by_link(
-    s: AsyncSession, account: uuid.UUID, keys: list[ClickCountKey]
+    s: Source, account: uuid.UUID, keys: list[ClickCountKey]
 ) -> dict[ClickCountKey, int]:
     return await _counts("link", s, account, keys)

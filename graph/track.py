@@ -319,6 +319,11 @@ class BurstChecker:
         )
 
 
+def track_flushers(settings: Settings) -> int:
+    """Tasks writing redirect batches, each on a connection of its own."""
+    return max(1, settings.db_pool_size // 2)
+
+
 class Tracker:
     """The /track endpoints and the asyncpg pool they use (started by the app's lifespan)."""
 
@@ -339,10 +344,11 @@ class Tracker:
         self.pool = await asyncpg.create_pool(
             _plain_dsn(self.settings.database_url),
             min_size=1,
-            max_size=self.settings.db_pool_size,
+            # a connection per flusher, one for the burst checks and one for health probes
+            max_size=track_flushers(self.settings) + 2,
             server_settings={"application_name": "linkinsights-track"},
         )
-        self.writer = ClickWriter(self.pool, flushers=max(1, self.settings.db_pool_size // 2))
+        self.writer = ClickWriter(self.pool, flushers=track_flushers(self.settings))
         self.bursts = BurstChecker(self.pool, gate=gate)
 
     async def stop(self) -> None:

@@ -24,6 +24,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from db import accounts as accounts_db
+from db.reader import Reader
 from domain.apikeys import hash_key, looks_like_key
 from graph.burst_gate import BurstGate
 from graph.context import Context, Viewer
@@ -41,7 +42,7 @@ log = logging.getLogger("linkinsights.graphql")
 class Resources:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
-    read_sessionmaker: async_sessionmaker[AsyncSession]
+    reader: Reader
     redis: ArqRedis
     burst_gate: BurstGate | None = None
     key_usage: KeyUsage | None = None
@@ -104,13 +105,11 @@ class GraphQLView(GraphQL[Context, None]):
         assert self.resources is not None, "the lifespan sets the resources"
         res = self.resources
         viewer = await self._authenticate(request)
-        loaders = Loaders.create(
-            res.read_sessionmaker, viewer.account_id if viewer else _NO_ACCOUNT
-        )
+        loaders = Loaders.create(res.reader, viewer.account_id if viewer else _NO_ACCOUNT)
         return Context(
             settings=res.settings,
             sessionmaker=res.sessionmaker,
-            read_sessionmaker=res.read_sessionmaker,
+            reader=res.reader,
             redis=res.redis,
             burst_gate=res.burst_gate,
             viewer=viewer,
@@ -151,15 +150,12 @@ class GraphQLView(GraphQL[Context, None]):
                 res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
             )
             raise Unauthenticated("Unknown or revoked API key")
-        async with res.read_sessionmaker() as session:
-            row = await accounts_db.find_key(session, key_hash=hash_key(key))
-            if row is None or row.revoked_at is not None:
-                await hit(
-                    res.redis,
-                    bucket=f"ip:{client_ip}",
-                    limit=res.settings.rate_limit_per_ip_per_minute,
-                )
-                raise Unauthenticated("Unknown or revoked API key")
+        row = await accounts_db.find_key(res.reader, key_hash=hash_key(key))
+        if row is None or row.revoked_at is not None:
+            await hit(
+                res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
+            )
+            raise Unauthenticated("Unknown or revoked API key")
         if res.key_usage is not None and (row.last_used_at is None or _stale(row.last_used_at)):
             res.key_usage.seen(row.id)
         await hit(

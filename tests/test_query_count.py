@@ -50,8 +50,10 @@ async def _account_with(sessionmaker: async_sessionmaker[AsyncSession], n: int) 
     return key
 
 
-async def _count(gql: Gql, count_statements: Any, key: str, n: int) -> int:
+async def _count(gql: Gql, count_statements: Any, key: str, n: int, app: Any) -> int:
     await gql("{ applications(first: 1) { totalCount } }", key=key)  # key touched, warm
+    # the key's use, written in the background (graph/key_usage.py), written now instead
+    await app.state.resources.key_usage.flush()
     before = count_statements.count
     body = await gql(QUERY, key=key)
     assert "errors" not in body, body
@@ -65,13 +67,14 @@ async def _count(gql: Gql, count_statements: Any, key: str, n: int) -> int:
 
 
 async def test_statements_do_not_grow_with_the_page(
-    gql: Gql, sessionmaker: async_sessionmaker[AsyncSession], count_statements: Any
+    gql: Gql, sessionmaker: async_sessionmaker[AsyncSession], count_statements: Any, app: Any
 ) -> None:
-    small = await _count(gql, count_statements, await _account_with(sessionmaker, 10), 10)
-    large = await _count(gql, count_statements, await _account_with(sessionmaker, 100), 100)
+    small = await _count(gql, count_statements, await _account_with(sessionmaker, 10), 10, app)
+    large = await _count(gql, count_statements, await _account_with(sessionmaker, 100), 100, app)
     assert large == small, count_statements.statements[-large:]
-    # key lookup, page, count, then one batch each: job, links, engagement, click counts.
-    assert small <= 8, count_statements.statements[-small:]
+    # key lookup, page (with its count), then one batch each: job, links, engagement, click
+    # counts. Fewer than that would mean the counter no longer sees every statement.
+    assert 6 <= small <= 8, count_statements.statements[-small:]
 
 
 async def test_a_one_connection_pool_serves_nested_reads_and_writes(

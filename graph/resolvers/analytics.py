@@ -102,10 +102,10 @@ class AnalyticsQueries:
         ctx = info.context
         viewer = ctx.require("read")
         flt = to_db_filter(filter)
-        async with ctx.read_sessionmaker() as session:  # one statement, its own snapshot
-            groups, functions = await analytics_db.summary_counts(
-                session, account_id=viewer.account_id, flt=flt
-            )
+        # One statement, its own snapshot.
+        groups, functions = await analytics_db.summary_counts(
+            ctx.reader, account_id=viewer.account_id, flt=flt
+        )
         total = sum(g.applications for g in groups)
         clicked = sum(g.applications for g in groups if g.clicks > 0)
         clicks = sum(g.clicks * g.applications for g in groups)

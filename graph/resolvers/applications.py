@@ -157,21 +157,20 @@ class ApplicationQueries:
             value, last_id = decode_cursor(after, length=2)
             keyset = (_parse_sort_value(value, order), require_uuid(str(last_id), field="after"))
         db_filter = to_db_filter(filter)
-        # Autocommit: the page and its total are one statement, hence one snapshot.
-        async with ctx.read_sessionmaker() as session:
-            rows, total = await app_db.list_applications(
-                session,
-                account_id=viewer.account_id,
-                first=first,
-                after=keyset,
-                flt=db_filter,
-                order=order,
-                with_total=True,
+        # The page and its total are one statement, hence one snapshot.
+        rows, total = await app_db.list_applications(
+            ctx.reader,
+            account_id=viewer.account_id,
+            first=first,
+            after=keyset,
+            flt=db_filter,
+            order=order,
+            with_total=True,
+        )
+        if total is None:  # an empty page carries no count
+            total = await app_db.count_applications(
+                ctx.reader, account_id=viewer.account_id, flt=db_filter
             )
-            if total is None:  # an empty page carries no count
-                total = await app_db.count_applications(
-                    session, account_id=viewer.account_id, flt=db_filter
-                )
         for page_row in rows:
             ctx.loaders.application_by_id.prime(page_row.row.id, page_row.row)
         nodes = [Application(row=r.row, loaders=ctx.loaders) for r in rows]
