@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Scope
 
 from db import clicks as clicks_db
-from db.engine import async_url
+from db.reader import open_pool
 from domain.bots import BURST_WINDOW, classify_request, find_scanner_bursts
 from domain.ids import uuid7
 from domain.sources import detect_click_source, extract_utm
@@ -127,10 +127,6 @@ def _clean(value: str | None, limit: int) -> str | None:
         return None
     value = value.replace("\x00", "").strip()
     return value[:limit] or None
-
-
-def _plain_dsn(url: str) -> str:
-    return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 Pending = tuple[clicks_db.RedirectClick, "asyncio.Future[clicks_db.RedirectHit | None]"]
@@ -341,12 +337,11 @@ class Tracker:
     async def start(self, gate: BurstGate | None = None) -> None:
         """Open the pool; with a gate, scanner-burst checks ask it first."""
         assert self.settings.database_url is not None
-        self.pool = await asyncpg.create_pool(
-            _plain_dsn(self.settings.database_url),
-            min_size=1,
+        self.pool = await open_pool(
+            self.settings.database_url,
             # a connection per flusher, one for the burst checks and one for health probes
-            max_size=track_flushers(self.settings) + 2,
-            server_settings={"application_name": "linkinsights-track"},
+            size=track_flushers(self.settings) + 2,
+            application_name="linkinsights-track",
         )
         self.writer = ClickWriter(self.pool, flushers=track_flushers(self.settings))
         self.bursts = BurstChecker(self.pool, gate=gate)
