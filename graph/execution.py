@@ -30,6 +30,14 @@ its job, links and clicks (~15 leaf fields), 7.8 -> 7.4 ms (within the noise). T
 shortcut, later (3 runs each): the page of 100, 7.14 -> 6.78 ms (-5%); the list item
 shortcut, 6.42 -> 5.8 ms (-10%).
 
+Within the loop, each grouped field set's plans are looked up once per execution (the 100
+nodes of a page share their sets), and a leaf is completed inline when its value is its own
+coerced value (a str for String or ID, a bool for Boolean, an int in the 32-bit range for
+Int), a null in a nullable field, an enum member, or a plain value whose coercion returns a
+plain value (a datetime's isoformat); anything else goes through `complete_leaf_field` as
+before. Measured without I/O (the page-of-100 document over prebuilt objects, best of 7
+runs of 150): 3.97 -> 3.38 ms per execution.
+
 The loop copies graphql-core 3.3.2's: tests/test_execution.py pins that version, so that an
 upgrade brings a look at the copy.
 """
@@ -44,8 +52,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLID,
+    GraphQLInt,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLString,
     get_nullable_type,
     is_leaf_type,
     is_non_null_type,
@@ -56,7 +69,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from graphql.execution.collect_fields import GroupedFieldSet
     from graphql.pyutils import AwaitableOrValue
@@ -85,6 +98,44 @@ class LeafPlan(NamedTuple):
     attribute: str  # the Python attribute name
     coerce: Callable[[Any], Any]  # the leaf type's coerce_output_value
     non_null: bool
+    # A value of exactly this type is its own coerced value (a str for String or ID, a bool
+    # for Boolean, an int in range for Int), so `coerce` is not called; None: always call it.
+    same: type | None = None
+    # A Strawberry enum's class, and its members' GraphQL names (what `coerce` answers for
+    # each member); None and {} for other types.
+    enum_class: type | None = None
+    names: Mapping[Any, str] = types.MappingProxyType({})
+
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+def _identity_type(leaf_type: Any) -> type | None:
+    """The Python type that the built-in scalar `leaf_type` serializes as itself."""
+    if leaf_type is GraphQLString or leaf_type is GraphQLID:
+        # serialize_string / serialize_id: `if isinstance(value, str): return value`
+        return str
+    if leaf_type is GraphQLBoolean:
+        return bool  # serialize_boolean: `if isinstance(value, bool): return value`
+    if leaf_type is GraphQLInt:
+        return int  # serialize_int: an int in the 32-bit range is itself (checked inline)
+    return None
+
+
+def _enum_names(leaf_type: Any) -> tuple[type | None, Mapping[Any, str]]:
+    """A Strawberry enum type's class and member -> name, as its coerce_output_value finds
+    them: the first name whose value equals the member's value."""
+    wrapped = getattr(leaf_type, "wrapped_cls", None)
+    members = getattr(wrapped, "__members__", None)
+    if not isinstance(leaf_type, GraphQLEnumType) or not isinstance(wrapped, type) or not members:
+        return None, types.MappingProxyType({})
+    names: dict[Any, str] = {}
+    for member in members.values():
+        for name, value in leaf_type.values.items():
+            if member.value == value.value:
+                names[member] = name
+                break
+    return wrapped, types.MappingProxyType(names)
 
 
 def _basic_field(
@@ -131,6 +182,8 @@ def leaf_plan(schema: GraphQLSchema, parent_type: GraphQLObjectType, name: str) 
         field.python_name,
         leaf_type.coerce_output_value,
         is_non_null_type(return_type),
+        _identity_type(leaf_type),
+        *_enum_names(leaf_type),
     )
 
 
@@ -234,6 +287,7 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         # graphql-core wraps resolvers only when the manager has middleware.
         self.fast_leaves = manager is None or not manager.middlewares
+        self._field_sets: dict[tuple[int, GraphQLObjectType], tuple[Any, list[Any]]] = {}
 
     def execute_fields(
         self,
@@ -247,9 +301,8 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plans = _plans.get(parent_type)
-        if plans is None:
-            plans = _plans[parent_type] = {}
+        compiled = self._compiled_field_set(parent_type, grouped_field_set)
+        value: Any
         # From here on, graphql-core 3.3.2's Executor.execute_fields, plus the shortcut.
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
@@ -257,16 +310,42 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         append_awaitable = awaitable_fields.append
         completed_here = 0
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                name = node.name.value
-                try:
-                    plan = plans[name]
-                except KeyError:
-                    plan = plans[name] = field_plan(self.schema, parent_type, name)
-                if plan is not None and not node.arguments:
+            for response_name, field_details_list, plan in compiled:
+                if plan is not None:
                     if type(plan) is LeafPlan:
+                        # Inline, the commonest case: a value that is its own coerced value.
+                        # Anything else (an error reading it included) is complete_leaf_field's.
+                        if plan.read is getattr:
+                            try:
+                                value = getattr(source_value, plan.attribute)
+                            except Exception:
+                                value = _STANDARD
+                            kind = type(value)
+                            if kind is plan.same and (
+                                kind is not int or _INT_MIN <= value <= _INT_MAX
+                            ):
+                                results[response_name] = value
+                                completed_here += 1
+                                continue
+                            if value is None and not plan.non_null:
+                                results[response_name] = None
+                                completed_here += 1
+                                continue
+                            if kind in _PLAIN_TYPES:  # neither awaitable nor an exception
+                                try:
+                                    value = plan.coerce(value)
+                                except Exception:
+                                    value = _STANDARD
+                                if type(value) in _PLAIN_TYPES:  # not null, not awaitable
+                                    results[response_name] = value
+                                    completed_here += 1
+                                    continue
+                        # Never awaitable (complete_leaf_field returns _STANDARD for those).
                         value = self.complete_leaf_field(plan, source_value)
+                        if value is not _STANDARD:
+                            results[response_name] = value
+                            completed_here += 1
+                            continue
                     else:
                         value = self.complete_object_field(
                             plan,  # type: ignore[arg-type]
@@ -275,12 +354,12 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
                             Path(path, response_name, parent_type.name),
                             position_context,
                         )
-                    if value is not _STANDARD:
-                        results[response_name] = value
-                        completed_here += 1
-                        if is_awaitable(value):
-                            append_awaitable(response_name)
-                        continue
+                        if value is not _STANDARD:
+                            results[response_name] = value
+                            completed_here += 1
+                            if is_awaitable(value):
+                                append_awaitable(response_name)
+                            continue
                 field_path = Path(path, response_name, parent_type.name)
                 result = self.execute_field(
                     parent_type, source_value, field_details_list, field_path, position_context
@@ -313,6 +392,32 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _compiled_field_set(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> list[tuple[str, Any, LeafPlan | ObjectPlan | None]]:
+        """(response name, field details, plan or None) of each field of the set, made once
+        per set in this execution: a page's 100 nodes share their sets (graphql-core caches
+        the sub-selections it collects), so the plans are looked up once, not 1,300 times."""
+        key = (id(grouped_field_set), parent_type)
+        found = self._field_sets.get(key)
+        if found is not None and found[0] is grouped_field_set:
+            return found[1]
+        plans = _plans.get(parent_type)
+        if plans is None:
+            plans = _plans[parent_type] = {}
+        compiled: list[tuple[str, Any, LeafPlan | ObjectPlan | None]] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            name = node.name.value
+            try:
+                plan = plans[name]
+            except KeyError:
+                plan = plans[name] = field_plan(self.schema, parent_type, name)
+            compiled.append((response_name, field_details_list, None if node.arguments else plan))
+        # The set is kept with its plans, so its id cannot be reused while the entry lives.
+        self._field_sets[key] = (grouped_field_set, compiled)
+        return compiled
 
     def complete_list_item_value(
         self,
@@ -413,7 +518,14 @@ class FastLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if value is None:
                 # complete_value: null is null, unless the field is non-null (an error).
                 return _STANDARD if plan.non_null else None
-            if type(value) not in _PLAIN_TYPES and (
+            kind = type(value)
+            if kind is plan.same and (kind is not int or _INT_MIN <= value <= _INT_MAX):
+                return value  # what `coerce` returns for it, unchanged
+            if kind is plan.enum_class:
+                name = plan.names.get(value)
+                if name is not None:
+                    return name
+            if kind not in _PLAIN_TYPES and (
                 self.is_awaitable(value) or isinstance(value, Exception) or value is Undefined
             ):
                 return _STANDARD

@@ -271,6 +271,8 @@ def tamper(apps: list[Application]) -> None:
     c.id = 12345  # type: ignore[assignment]  # an ID from an int
     d = apps[3]  # no error
     d.most_clicked_link_function = 42  # type: ignore[assignment]  # String from an int
+    d.unique_click_sessions = True  # an Int from a bool: 1, not the bool
+    d.total_clicks = 2**31 - 1  # the largest Int, itself
     d.first_click_timestamp = T0
     assert isinstance(d.job, Job)
     d.job.company = Undefined  # type: ignore[assignment]  # null, no error
@@ -416,6 +418,9 @@ async def test_the_tampered_page_has_the_expected_errors(
     assert apps[2]["mostClickedLinkFunction"] is None
     assert apps[3]["firstClickTimestamp"] == T0.isoformat()
     assert apps[3]["mostClickedLinkFunction"] == "42"
+    assert apps[3]["uniqueClickSessions"] == 1
+    assert type(apps[3]["uniqueClickSessions"]) is int
+    assert apps[3]["totalClicks"] == 2**31 - 1
     assert apps[3]["job"]["company"] is None
 
 
