@@ -172,6 +172,7 @@ ORDERS: dict[str, tuple[Any, bool, bool]] = {
 class PageRow:
     row: ApplicationRow
     sort_value: Any  # the value of the order's key, for the cursor
+    job: JobRow | None = None  # with ``with_job``: the application's job (None: it has none)
 
 
 _NOT_FILTERS = frozenset({"account_id", "limit", "after_id", "after_value"})
@@ -179,10 +180,11 @@ _NOT_FILTERS = frozenset({"account_id", "limit", "after_id", "after_value"})
 
 @functools.cache
 def _page_statement(
-    order: str, filters: frozenset[str], after_kind: str | None, with_total: bool
+    order: str, filters: frozenset[str], after_kind: str | None, with_total: bool, with_job: bool
 ) -> Any:
     """The page statement for one shape, built once (db/params.py). Values: account_id, the
-    filter fields in `filters`, limit, and after_id / after_value as `after_kind` needs."""
+    filter fields in `filters`, limit, and after_id / after_value as `after_kind` needs.
+    Columns: the application's, the sort value, then the total and the job's, if asked."""
     key, desc, nullable = ORDERS[order]
     ja = job_applications.c
     clauses = _filter_clauses(filters)
@@ -213,9 +215,15 @@ def _page_statement(
         order_by = [key.asc(), ja.id.desc()]
     source: Any = job_applications
     if order == "INTENT_SCORE_DESC":
-        source = job_applications.outerjoin(
+        source = source.outerjoin(
             link_click_analytics, link_click_analytics.c.application_id == ja.id
         )
+    if with_job:
+        # The job of the same account only, as the job loader reads it.
+        source = source.outerjoin(
+            jobs, and_(jobs.c.id == ja.job_id, jobs.c.account_id == ja.account_id)
+        )
+        extra.extend(JOB_COLUMNS)
     return (
         select(*APPLICATION_COLUMNS, key.label("sort_value"), *extra)
         .select_from(source)
@@ -234,11 +242,13 @@ async def list_applications(
     flt: ApplicationFilter | None = None,
     order: str = "APPLIED_AT_DESC",
     with_total: bool = False,
+    with_job: bool = False,
 ) -> tuple[list[PageRow], int | None]:
     """One page (first + 1 rows, so the caller knows whether there is a next page).
 
     With ``with_total``, also the number of applications matching the filter (ignoring
     ``after``), counted by the same statement; None when the page is empty (count then).
+    With ``with_job``, each row's job, read by the same statement.
     """
     values = _filter_values(account_id, flt)
     values["limit"] = first + 1
@@ -250,12 +260,20 @@ async def list_applications(
         else:
             after_kind = "value"
             values["after_value"] = value
-    statement = _page_statement(order, frozenset(values) - _NOT_FILTERS, after_kind, with_total)
+    filters = frozenset(values) - _NOT_FILTERS
+    statement = _page_statement(order, filters, after_kind, with_total, with_job)
     found = await rows(source, statement, values)
+    n = _N_APPLICATION_COLUMNS
+    job_at = n + 1 + with_total  # the job's columns follow the sort value and the total
     page = [
-        PageRow(row=_application_from_row(r), sort_value=r[_N_APPLICATION_COLUMNS]) for r in found
+        PageRow(
+            row=_application_from_row(r),
+            sort_value=r[n],
+            job=JobRow(*r[job_at:]) if with_job and r[job_at] is not None else None,
+        )
+        for r in found
     ]
-    return page, (int(found[0][_N_APPLICATION_COLUMNS + 1]) if with_total and found else None)
+    return page, (int(found[0][n + 1]) if with_total and found else None)
 
 
 @functools.cache

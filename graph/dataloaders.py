@@ -9,6 +9,7 @@ exactly like a missing one.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
@@ -36,6 +37,9 @@ V = TypeVar("V")
 Fetch = Callable[[Source, uuid.UUID, list[K]], Awaitable[dict[K, V]]]
 
 
+_UNKNOWN: Any = object()
+
+
 class AccountLoader(DataLoader[K, V | None]):
     """A loader whose batch is one SQL statement scoped to one account."""
 
@@ -51,6 +55,20 @@ class AccountLoader(DataLoader[K, V | None]):
         self._account_id = account_id
         self._fetch = fetch
         self._default = default
+        self._known: dict[K, V] = {}
+
+    def remember(self, values: dict[K, V]) -> None:
+        """Values read already (a page's rows): a later load of one of these keys answers it
+        without a statement. Unlike `prime`, nothing is made per key until it is loaded (a
+        page primed 100 futures that a page query almost never asks for)."""
+        self._known.update(values)
+
+    def load(self, key: K) -> asyncio.Future[V | None]:
+        if self._known:
+            value = self._known.pop(key, _UNKNOWN)
+            if value is not _UNKNOWN:
+                self.prime(key, value)
+        return super().load(key)
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
         unique = list(dict.fromkeys(keys))

@@ -115,6 +115,37 @@ async def test_pages_cover_every_application_once_in_order(
     assert seen == expected(ids, order)
 
 
+async def test_page_info_cursors_without_edge_cursors(
+    paged: tuple[str, list[uuid.UUID]], gql: Gql
+) -> None:
+    """Edge cursors are encoded only when asked for (graph.resolvers.applications); the
+    start and end cursors are the same either way, and paging on them alone reaches every
+    application."""
+    key, ids = paged
+    info_only = """query ($after: String) { applications(first: 3, after: $after) {
+      pageInfo { hasNextPage startCursor endCursor } edges { node { id } } } }"""
+    with_edges = """query ($after: String) { applications(first: 3, after: $after) {
+      pageInfo { hasNextPage startCursor endCursor } edges { cursor node { id } } } }"""
+    seen: list[uuid.UUID] = []
+    after = None
+    while True:
+        lean = (await gql(info_only, {"after": after}, key=key))["data"]["applications"]
+        full = (await gql(with_edges, {"after": after}, key=key))["data"]["applications"]
+        assert lean["pageInfo"] == full["pageInfo"]
+        cursors = [e["cursor"] for e in full["edges"]]
+        assert all(cursors)
+        assert len(set(cursors)) == len(cursors)
+        assert (lean["pageInfo"]["startCursor"], lean["pageInfo"]["endCursor"]) == (
+            cursors[0],
+            cursors[-1],
+        )
+        seen += [uuid.UUID(e["node"]["id"]) for e in lean["edges"]]
+        if not lean["pageInfo"]["hasNextPage"]:
+            break
+        after = lean["pageInfo"]["endCursor"]
+    assert seen == expected(ids, "APPLIED_AT_DESC")
+
+
 def test_expected_orders_by_hand() -> None:
     # Spot-check the helper on the keys alone (indexes into ROWS), so it cannot drift.
     fake = [uuid.UUID(int=i + 1) for i in range(7)]
@@ -160,8 +191,9 @@ async def test_filters_and_page_cap(paged: tuple[str, list[uuid.UUID]], gql: Gql
 async def test_page_jobs_preloaded_match_the_loader_with_and_without_fragments(
     gql: Gql, api_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A page hands each application its job from one batch (graph.resolvers.applications);
-    the answer is the one the per-application loader gives, whichever way `job` is asked."""
+    """A page reads its applications' jobs with its own statement when the query selects
+    `job` (graph.resolvers.applications); the answer is the one the per-application loader
+    gives, whichever way `job` is asked."""
 
     async def job(title: str) -> str:
         body = await gql(
@@ -183,19 +215,19 @@ async def test_page_jobs_preloaded_match_the_loader_with_and_without_fragments(
     named = """{ applications(first: 10) { edges { node { ...Row } } } }
       fragment Row on Application { id job { id title } }"""
     inline = "{ applications(first: 10) { edges { ... on ApplicationEdge { node { id ... on Application { job { id title } } } } } } }"  # noqa: E501
-    import graph.resolvers.applications as resolvers
+    import db.applications
 
-    preloads: list[int] = []
-    original = resolvers.preload_jobs
+    preloads: list[bool] = []
+    original = db.applications.list_applications
 
-    async def counted(ctx: Any, nodes: Any) -> None:
-        preloads.append(len(nodes))
-        await original(ctx, nodes)
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        preloads.append(kwargs.get("with_job", False))
+        return await original(*args, **kwargs)
 
-    monkeypatch.setattr(resolvers, "preload_jobs", counted)
+    monkeypatch.setattr(db.applications, "list_applications", counted)
     without_job = await gql("{ applications(first: 10) { edges { node { id } } } }", key=api_key)
     assert "errors" not in without_job
-    assert preloads == []  # not selected: nothing loaded
+    assert preloads == [False]  # not selected: not read
     answers = []
     for query in (direct, named, inline):
         body = await gql(query, key=api_key)
@@ -204,7 +236,7 @@ async def test_page_jobs_preloaded_match_the_loader_with_and_without_fragments(
             {e["node"]["id"]: e["node"]["job"] for e in body["data"]["applications"]["edges"]}
         )
     assert answers[0] == answers[1] == answers[2]
-    assert preloads == [4, 4, 4]  # each form of the selection took the preloaded path
+    assert preloads == [False, True, True, True]  # each form of the selection read the jobs
     for app_id, got in answers[0].items():  # the loader path: one application at a time
         body = await gql(
             "query($id: ID!) { application(id: $id) { job { id title } } }",

@@ -143,3 +143,27 @@ async def test_page_preloads_links_and_engagement_with_the_loaders_answers(
             key=key,
         )
         assert one["data"]["application"] == node
+
+
+async def test_a_page_answers_its_links_application_from_the_rows_it_read(
+    gql: Gql, sessionmaker: async_sessionmaker[AsyncSession], count_statements: Any, app: Any
+) -> None:
+    """`links { application }` under a page loads no application: the page remembered its
+    rows in the application loader (graph.dataloaders.AccountLoader.remember)."""
+    key = await _account_with(sessionmaker, 4)
+    await gql("{ applications(first: 1) { totalCount } }", key=key)
+    await app.state.resources.key_usage.flush()
+    counts = []
+    for inner in ("trackingId", "trackingId application { id status }"):
+        before = count_statements.count
+        body = await gql(
+            f"{{ applications(first: 10) {{ edges {{ node {{ id links {{ {inner} }} }} }} }} }}",
+            key=key,
+        )
+        assert "errors" not in body, body
+        counts.append(count_statements.count - before)
+    assert counts[0] == counts[1], count_statements.statements[-counts[1] :]
+    for edge in body["data"]["applications"]["edges"]:
+        node = edge["node"]
+        assert len(node["links"]) == 3
+        assert {link["application"]["id"] for link in node["links"]} == {node["id"]}
