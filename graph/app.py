@@ -97,6 +97,11 @@ def create_app(settings: Settings) -> Starlette:
             redis=redis,
             burst_gate=gate,
             key_usage=key_usage,
+            slots=(
+                asyncio.Semaphore(settings.graphql_concurrency)
+                if settings.graphql_concurrency
+                else None
+            ),
         )
         view.resources = resources
         await tracker.start(gate)

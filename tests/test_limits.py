@@ -282,3 +282,46 @@ async def test_rate_limit_per_key(settings, make_account, make_key, monkeypatch)
             "/graphql", json={"query": COUNT}, headers={"Authorization": f"Bearer {other}"}
         )
         assert fresh.status_code == 200
+
+
+# --- concurrency per process --------------------------------------------------------------
+
+
+async def test_graphql_requests_beyond_the_slots_wait_their_turn(
+    settings, make_account, make_key, monkeypatch
+):
+    """With one slot, a second request starts only when the first has finished; both are
+    answered (graph/view.py)."""
+    import asyncio
+
+    import db.analytics
+
+    started: list[int] = []
+    release = asyncio.Event()
+    original = db.analytics.summary_counts
+
+    async def held(*args, **kwargs):
+        started.append(len(started))
+        if len(started) == 1:
+            await release.wait()
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(db.analytics, "summary_counts", held)
+    key = await make_key(await make_account(name="one slot"))
+    query = {"query": "{ engagementSummary { totalApplications } }"}
+    headers = {"Authorization": f"Bearer {key}"}
+    async with running_app(settings.model_copy(update={"graphql_concurrency": 1})) as client:
+        first = asyncio.create_task(client.post("/graphql", json=query, headers=headers))
+        second = asyncio.create_task(client.post("/graphql", json=query, headers=headers))
+        for _ in range(200):  # until the first request is inside its resolver
+            if started:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # time enough for the second to start, were it allowed to
+        assert started == [0]
+        release.set()
+        responses = await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+    assert started == [0, 1]
+    for response in responses:
+        assert response.status_code == 200
+        assert response.json() == {"data": {"engagementSummary": {"totalApplications": 0}}}
