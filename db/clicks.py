@@ -31,7 +31,10 @@ SESSION_NEW_KEY = "session_new"
 DNT_KEY = "dnt"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as every row type read in bulk: a frozen dataclass's __init__ sets each field
+# through object.__setattr__, ~7x slower (13 fields: 1.0 vs 0.14 µs), and a page of 100
+# applications builds hundreds of rows. Rows are still never changed after they are read.
+@dataclass(slots=True)
 class ClickRow:
     click_id: uuid.UUID
     tracking_id: str

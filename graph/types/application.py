@@ -12,7 +12,7 @@ import strawberry
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
 from graph.context import Context
 from graph.dataloaders import Loaders
-from graph.types.common import ApplicationStatus
+from graph.types.common import STATUS_BY_VALUE, ApplicationStatus
 from graph.types.engagement import EngagementMetrics
 from graph.types.link import ClickConnection, Contact, TrackedLink, resolve_clicks
 
@@ -106,7 +106,7 @@ class Application:
     def __post_init__(self) -> None:
         row = self.row
         self.id = strawberry.ID(str(row.id))
-        self.status = ApplicationStatus(row.status)
+        self.status = STATUS_BY_VALUE[row.status]
         self.created_at = row.created_at
         self.updated_at = row.updated_at
         self.first_click_timestamp = row.first_click_timestamp

@@ -19,6 +19,11 @@ class ApplicationStatus(Enum):
     WITHDRAWN = "withdrawn"
 
 
+# A dict lookup, where ApplicationStatus(value) goes through Enum's __call__ (a page of 100
+# makes 100 of them).
+STATUS_BY_VALUE: dict[str, ApplicationStatus] = {s.value: s for s in ApplicationStatus}
+
+
 def parse_id(value: str, *, field: str = "id", what: str = "object") -> uuid.UUID:
     """A malformed id answers like a missing one would, naming the field."""
     try:
