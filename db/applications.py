@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engagement import ENGAGEMENT_COLUMNS, EngagementRow, engagement_row
 from db.params import any_of, param
 from db.reader import Source, rows
 from db.tables import (
@@ -316,6 +317,65 @@ _HISTORY_BY_APPLICATION = (
         application_status_history.c.id,
     )
 )
+
+
+@dataclass(slots=True)
+class ApplicationBundle:
+    """An application with what one statement read beside it (see applications_with)."""
+
+    row: ApplicationRow
+    job: JobRow | None = None  # with_job: its job (None: none, or not the account's)
+    engagement: EngagementRow | None = None  # with_engagement: its metrics (None: none yet)
+
+
+@functools.cache
+def _applications_with_statement(with_job: bool, with_engagement: bool) -> Any:
+    """Built once per shape (db/params.py); values: account_id, ids."""
+    ja = job_applications.c
+    source: Any = job_applications
+    columns: list[Any] = list(APPLICATION_COLUMNS)
+    if with_job:
+        source = source.outerjoin(
+            jobs, and_(jobs.c.id == ja.job_id, jobs.c.account_id == ja.account_id)
+        )
+        columns += JOB_COLUMNS
+    if with_engagement:
+        source = source.outerjoin(
+            link_click_analytics, link_click_analytics.c.application_id == ja.id
+        )
+        columns += ENGAGEMENT_COLUMNS
+    return (
+        select(*columns)
+        .select_from(source)
+        .where(ja.account_id == param("account_id", ja.account_id), any_of(ja.id))
+    )
+
+
+async def applications_with(
+    source: Source,
+    *,
+    account_id: uuid.UUID,
+    ids: list[uuid.UUID],
+    with_job: bool,
+    with_engagement: bool,
+) -> dict[uuid.UUID, ApplicationBundle]:
+    """These applications of the account, each with its job and its metrics as asked, read
+    by one statement (what the job and engagement loaders would read with two more)."""
+    statement = _applications_with_statement(with_job, with_engagement)
+    values = {"account_id": account_id, "ids": ids}
+    n, n_job = _N_APPLICATION_COLUMNS, len(JOB_COLUMNS)
+    out: dict[uuid.UUID, ApplicationBundle] = {}
+    for r in await rows(source, statement, values):
+        bundle = ApplicationBundle(_application_from_row(r))
+        at = n
+        if with_job:
+            if r[at] is not None:
+                bundle.job = JobRow(*r[at : at + n_job])
+            at += n_job
+        if with_engagement and r[at] is not None:
+            bundle.engagement = engagement_row(r[at:])
+        out[bundle.row.id] = bundle
+    return out
 
 
 async def applications_by_ids(

@@ -491,7 +491,8 @@ def _parent_clauses(parent: Parent, include_bots: bool) -> list[Any]:
 @functools.cache
 def _click_pages_statement(parent: Parent, include_bots: bool, keyset: bool) -> Any:
     """Built once per shape (db/params.py); values: account_id, ids, limit and, with
-    ``keyset``, after_at / after_id."""
+    ``keyset``, after_at / after_id. Each row also carries its parent's number of clicks
+    matching the filter (a window count; without a keyset, the parent's total)."""
     lc = link_clicks.c
     parent_col = _parent_column(parent)
     clauses = _parent_clauses(parent, include_bots)
@@ -505,8 +506,9 @@ def _click_pages_statement(parent: Parent, include_bots: bool, keyset: bool) -> 
         .over(partition_by=parent_col, order_by=(lc.clicked_at, lc.click_id))
         .label("rn")
     )
+    total = func.count().over(partition_by=parent_col).label("total")
     inner = (
-        select(parent_col.label("parent"), *_click_columns_in_row_order(), rn)
+        select(parent_col.label("parent"), *_click_columns_in_row_order(), rn, total)
         .select_from(link_clicks.join(link_tracking, link_tracking.c.tracking_id == lc.tracking_id))
         .where(*clauses)
         .subquery()
@@ -527,9 +529,14 @@ async def click_pages(
     include_bots: bool,
     first: int,
     after: Keyset | None,
+    totals: dict[Any, int] | None = None,
 ) -> dict[Any, list[ClickRow]]:
     """Up to ``first + 1`` clicks per parent, oldest first (clicked_at, click_id), after the
-    keyset; one statement for all parents (row_number() over a partition per parent)."""
+    keyset; one statement for all parents (row_number() over a partition per parent).
+
+    Without a keyset, ``totals`` (if given) receives each parent's number of clicks, as
+    ``click_counts`` counts them, read by the same statement; a parent without any is 0.
+    """
     values: dict[str, Any] = {"account_id": account_id, "ids": list(ids), "limit": first + 1}
     if after is not None:
         values["after_at"], values["after_id"] = after
@@ -538,6 +545,11 @@ async def click_pages(
     n = len(ClickRow.__slots__)
     for r in await rows(source, statement, values):
         out[r[0]].append(_click_from_row(r[1 : n + 1]))
+        if totals is not None and after is None:
+            totals[r[0]] = int(r[n + 2])  # after the row's columns and its row number
+    if totals is not None and after is None:
+        for parent_id in values["ids"]:
+            totals.setdefault(parent_id, 0)
     return out
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -35,10 +37,12 @@ class EngagementRow:
     calculated_at: datetime | None
 
 
-# Built once (db/params.py): :account_id and the :ids array. The columns in EngagementRow's
-# order (rows are built by position).
+# The columns of EngagementRow in its order (rows are built by position).
+ENGAGEMENT_COLUMNS = tuple(link_click_analytics.c[name] for name in EngagementRow.__slots__)
+
+# Built once (db/params.py): :account_id and the :ids array.
 _ENGAGEMENT_BY_APPLICATION = (
-    select(*(link_click_analytics.c[name] for name in EngagementRow.__slots__))
+    select(*ENGAGEMENT_COLUMNS)
     .join(job_applications, job_applications.c.id == link_click_analytics.c.application_id)
     .where(
         job_applications.c.account_id == param("account_id", job_applications.c.account_id),
@@ -53,7 +57,16 @@ async def engagement_by_applications(
     """The stored metrics of these applications (missing: not calculated yet, or foreign)."""
     values = {"account_id": account_id, "ids": ids}
     out: dict[uuid.UUID, EngagementRow] = {}
-    for (
+    for r in await rows(source, _ENGAGEMENT_BY_APPLICATION, values):
+        row = engagement_row(r)
+        out[row.application_id] = row
+    return out
+
+
+def engagement_row(values: Sequence[Any]) -> EngagementRow:
+    """An EngagementRow from the values of ENGAGEMENT_COLUMNS (a metric never written reads
+    as the batch writes it for no clicks)."""
+    (
         application_id,
         total_click_events,
         click_sequence,
@@ -68,21 +81,20 @@ async def engagement_by_applications(
         engagement_score,
         intent_score,
         calculated_at,
-    ) in await rows(source, _ENGAGEMENT_BY_APPLICATION, values):
-        out[application_id] = EngagementRow(
-            application_id=application_id,
-            total_click_events=total_click_events or 0,
-            click_sequence=tuple(click_sequence or ()),
-            unique_functions_clicked=unique_functions_clicked or 0,
-            time_to_first_click=time_to_first_click,
-            hours_to_first_click=hours_to_first_click,
-            time_between_first_last_click=time_between_first_last_click,
-            hours_between_first_last_click=hours_between_first_last_click,
-            peak_click_hour=peak_click_hour,
-            click_days_of_week=tuple(click_days_of_week or ()),
-            engagement_velocity=engagement_velocity or Decimal(0),
-            engagement_score=engagement_score or 0,
-            intent_score=intent_score or 0,
-            calculated_at=calculated_at,
-        )
-    return out
+    ) = values
+    return EngagementRow(
+        application_id=application_id,
+        total_click_events=total_click_events or 0,
+        click_sequence=tuple(click_sequence or ()),
+        unique_functions_clicked=unique_functions_clicked or 0,
+        time_to_first_click=time_to_first_click,
+        hours_to_first_click=hours_to_first_click,
+        time_between_first_last_click=time_between_first_last_click,
+        hours_between_first_last_click=hours_between_first_last_click,
+        peak_click_hour=peak_click_hour,
+        click_days_of_week=tuple(click_days_of_week or ()),
+        engagement_velocity=engagement_velocity or Decimal(0),
+        engagement_score=engagement_score or 0,
+        intent_score=intent_score or 0,
+        calculated_at=calculated_at,
+    )

@@ -19,7 +19,6 @@ from aiodataloader import DataLoader
 
 from db import applications as app_db
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
-from db.clicks import ClickRow
 from db.contacts import ContactRow
 from db.engagement import EngagementRow, engagement_by_applications
 from db.follow_ups import DeliveryRow
@@ -28,7 +27,7 @@ from db.reader import Reader, Source
 from domain.metrics import ClickEvent
 from domain.predictions import Calibration
 from graph import link_loaders, prediction_loaders
-from graph.link_loaders import ClickCountKey, ClickPageKey
+from graph.link_loaders import ClickCountKey, ClickPage, ClickPageKey
 from graph.prediction_loaders import CalibrationKey
 
 K = TypeVar("K")
@@ -84,6 +83,30 @@ async def _applications(
     return await app_db.applications_by_ids(s, account_id=account, ids=ids)
 
 
+# (application id, with its job, with its metrics)
+BundleKey = tuple[uuid.UUID, bool, bool]
+
+
+async def _bundles(
+    s: Source, account: uuid.UUID, keys: list[BundleKey]
+) -> dict[BundleKey, app_db.ApplicationBundle]:
+    shapes: dict[tuple[bool, bool], list[uuid.UUID]] = {}
+    for app_id, with_job, with_engagement in keys:
+        shapes.setdefault((with_job, with_engagement), []).append(app_id)
+    out: dict[BundleKey, app_db.ApplicationBundle] = {}
+    for (with_job, with_engagement), ids in shapes.items():
+        found = await app_db.applications_with(
+            s,
+            account_id=account,
+            ids=ids,
+            with_job=with_job,
+            with_engagement=with_engagement,
+        )
+        for app_id, bundle in found.items():
+            out[(app_id, with_job, with_engagement)] = bundle
+    return out
+
+
 async def _jobs(s: Source, account: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, JobRow]:
     return await app_db.jobs_by_ids(s, account_id=account, ids=ids)
 
@@ -122,6 +145,11 @@ class Loaders:
         return self._make(_applications)
 
     @cached_property
+    def application_bundle_by_id(self) -> AccountLoader[BundleKey, app_db.ApplicationBundle]:
+        """An application with its job and metrics (as the key asks) in one statement."""
+        return self._make(_bundles)
+
+    @cached_property
     def job_by_id(self) -> AccountLoader[uuid.UUID, JobRow]:
         return self._make(_jobs)
 
@@ -148,12 +176,12 @@ class Loaders:
         return self._make(link_loaders.contacts_by_application, list)
 
     @cached_property
-    def click_page_by_application(self) -> AccountLoader[ClickPageKey, list[ClickRow]]:
-        return self._make(link_loaders.click_pages_by_application, list)
+    def click_page_by_application(self) -> AccountLoader[ClickPageKey, ClickPage]:
+        return self._make(link_loaders.click_pages_by_application)
 
     @cached_property
-    def click_page_by_link(self) -> AccountLoader[ClickPageKey, list[ClickRow]]:
-        return self._make(link_loaders.click_pages_by_link, list)
+    def click_page_by_link(self) -> AccountLoader[ClickPageKey, ClickPage]:
+        return self._make(link_loaders.click_pages_by_link)
 
     @cached_property
     def click_count_by_application(self) -> AccountLoader[ClickCountKey, int]:

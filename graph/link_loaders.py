@@ -22,6 +22,9 @@ from db.reader import Source
 ClickPageKey = tuple[Any, bool, int, Keyset | None]
 # (parent id, includeBots): the parent's click count.
 ClickCountKey = tuple[Any, bool]
+# A page of clicks, and the parent's click count when the page has no `after` (the same
+# statement counts them; None with a cursor).
+ClickPage = tuple[list[ClickRow], int | None]
 
 
 async def links_by_application(
@@ -42,14 +45,15 @@ async def contacts_by_application(
 
 async def _pages(
     parent: Parent, s: Source, account: uuid.UUID, keys: list[ClickPageKey]
-) -> dict[ClickPageKey, list[ClickRow]]:
+) -> dict[ClickPageKey, ClickPage]:
     # Parents asked with the same arguments share one statement (the usual case: a list of
     # applications each asking `clicks(first: 5)`).
     groups: dict[tuple[bool, int, Keyset | None], list[Any]] = defaultdict(list)
     for parent_id, include_bots, first, after in keys:
         groups[(include_bots, first, after)].append(parent_id)
-    out: dict[ClickPageKey, list[ClickRow]] = {}
+    out: dict[ClickPageKey, ClickPage] = {}
     for (include_bots, first, after), ids in groups.items():
+        totals: dict[Any, int] = {}
         pages = await clicks_db.click_pages(
             s,
             account_id=account,
@@ -58,9 +62,13 @@ async def _pages(
             include_bots=include_bots,
             first=first,
             after=after,
+            totals=totals,
         )
         for parent_id in ids:
-            out[(parent_id, include_bots, first, after)] = pages.get(parent_id, [])
+            out[(parent_id, include_bots, first, after)] = (
+                pages.get(parent_id, []),
+                totals.get(parent_id),
+            )
     return out
 
 
@@ -82,13 +90,13 @@ async def _counts(
 
 async def click_pages_by_application(
     s: Source, account: uuid.UUID, keys: list[ClickPageKey]
-) -> dict[ClickPageKey, list[ClickRow]]:
+) -> dict[ClickPageKey, ClickPage]:
     return await _pages("application", s, account, keys)
 
 
 async def click_pages_by_link(
     s: Source, account: uuid.UUID, keys: list[ClickPageKey]
-) -> dict[ClickPageKey, list[ClickRow]]:
+) -> dict[ClickPageKey, ClickPage]:
     return await _pages("link", s, account, keys)
 
 

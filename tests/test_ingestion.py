@@ -564,6 +564,13 @@ async def test_click_pages_follow_the_cursor_and_hide_bots_by_default(api):
     page2 = data(await api(q, id=app_id, after=after, bots=False))["application"]["clicks"]
     assert [e["node"]["sessionId"] for e in page2["edges"]] == ["s3"]
     assert page2["pageInfo"]["hasNextPage"] is False
+    # the first page's count comes from the page's statement, a later one's from the count
+    # loader: the same total, not the clicks left after the cursor
+    assert page2["totalCount"] == 3
+    empty = await api.application()
+    none = data(await api(q, id=empty, after=None, bots=True))["application"]["clicks"]
+    assert none == {"totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None},
+                    "edges": []}  # fmt: skip
     everything = data(await api(q, id=app_id, after=None, bots=True))["application"]["clicks"]
     assert everything["totalCount"] == 4
     assert error(await api(q, id=app_id, after="garbage", bots=False)) == (

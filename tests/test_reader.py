@@ -119,6 +119,9 @@ async def test_reader_and_session_read_the_same_values(
             lambda s: app_db.applications_by_ids(s, account_id=account_id, ids=ids),
             lambda s: app_db.list_applications(s, account_id=account_id, first=2, with_total=True),
             lambda s: app_db.count_applications(s, account_id=account_id),
+            lambda s: app_db.applications_with(
+                s, account_id=account_id, ids=ids, with_job=True, with_engagement=True
+            ),
             lambda s: app_db.status_history_by_application(s, account_id=account_id, ids=ids),
             lambda s: links_db.links_by_application(s, account_id=account_id, ids=ids),
             lambda s: engagement_db.engagement_by_applications(s, account_id=account_id, ids=ids),

@@ -202,9 +202,32 @@ class ApplicationQueries:
     async def application(
         self, info: strawberry.Info[Context, None], id: strawberry.ID
     ) -> Application | None:
-        info.context.require("read")
-        row = await info.context.loaders.application_by_id.load(require_uuid(id, field="id"))
-        return None if row is None else Application(row=row, loaders=info.context.loaders)
+        ctx = info.context
+        ctx.require("read")
+        app_id = require_uuid(id, field="id")
+        with_job, with_engagement = selects(info, "job"), selects(info, "engagement")
+        if not (with_job or with_engagement):
+            row = await ctx.loaders.application_by_id.load(app_id)
+            return None if row is None else Application(row=row, loaders=ctx.loaders)
+        # The job and the metrics the query asks for, read with the application.
+        bundle = await ctx.loaders.application_bundle_by_id.load(
+            (app_id, with_job, with_engagement)
+        )
+        if bundle is None:
+            return None
+        node = Application(row=bundle.row, loaders=ctx.loaders)
+        ctx.loaders.application_by_id.remember({app_id: bundle.row})
+        if with_job:
+            node.job = None if bundle.job is None else Job(row=bundle.job)
+            if bundle.job is not None:
+                ctx.loaders.job_by_id.remember({bundle.job.id: bundle.job})
+        if with_engagement:
+            engagement = bundle.engagement
+            node.preloaded_engagement = (
+                None if engagement is None else EngagementMetrics(row=engagement)
+            )
+            node.engagement_preloaded = True
+        return node
 
     @strawberry.field
     async def job(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Job | None:

@@ -82,11 +82,18 @@ class ClickConnection:
     edges: list[Edge[Click]]
     page_info: PageInfo
     parent: strawberry.Private[tuple[ClickParent, Any, bool]]
+    # Counted by the page's own statement (a first page), else None: loaded when asked.
+    known_total: strawberry.Private[int | None] = None
 
     @strawberry.field(description="Clicks of the parent (human only unless includeBots).")
-    async def total_count(self, info: strawberry.Info[Context, None]) -> int:
+    def total_count(self, info: strawberry.Info[Context, None]) -> int:
+        if self.known_total is not None:  # synchronous, as Application.links
+            return self.known_total
+        return cast(int, self._load_total(info.context))
+
+    async def _load_total(self, context: Context) -> int:
         kind, key, include_bots = self.parent
-        loaders = info.context.loaders
+        loaders = context.loaders
         loader = (
             loaders.click_count_by_application
             if kind == "application"
@@ -123,7 +130,7 @@ async def resolve_clicks(
         if kind == "application"
         else ctx.loaders.click_page_by_link
     )
-    rows: list[ClickRow] = await loader.load((key, include_bots, first, keyset)) or []
+    rows, total = await loader.load((key, include_bots, first, keyset)) or ([], None)
     has_next = len(rows) > first
     rows = rows[:first]
     cursors = [encode_cursor([r.clicked_at.isoformat(), str(r.click_id)]) for r in rows]
@@ -136,6 +143,7 @@ async def resolve_clicks(
             end_cursor=cursors[-1] if cursors else None,
         ),
         parent=(kind, key, include_bots),
+        known_total=total,
     )
 
 
