@@ -159,6 +159,15 @@ def _scanner_host_verdict(host: str) -> bool:
 
 def is_email_security_referrer(referrer: str | None) -> bool:
     """True when the referrer is an email-security link wrapper or scanner."""
+    if not referrer:
+        return False
+    return _scanner_referrer_verdict(referrer)
+
+
+@lru_cache(maxsize=4096)
+def _scanner_referrer_verdict(referrer: str) -> bool:
+    # Remembered by referrer, as _crawler_verdict by agent: referrers repeat, and parsing one
+    # is most of the cost.
     host = referrer_host(referrer)
     return host is not None and _scanner_host_verdict(host)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import os
 import sys
@@ -48,6 +49,13 @@ HTTP_REQUESTS = Counter(
 REDIRECTS = Counter(
     "linkinsights_redirects_total", "/track redirects by outcome", ["outcome"], registry=REGISTRY
 )
+
+
+@functools.cache
+def counter_child(counter: Counter, *labels: str) -> Any:
+    """`counter.labels(*labels)`, looked up once: `labels()` costs a few µs a call, and every
+    redirect counts itself twice. Made on first use, as `labels()` makes it."""
+    return counter.labels(*labels)
 QUEUE_DEPTH = Gauge(
     "linkinsights_queue_depth",
     "Jobs waiting in the arq queue",

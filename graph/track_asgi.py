@@ -30,7 +30,7 @@ from typing import Final
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph.observability import HTTP_REQUESTS, request_id_var
+from graph.observability import HTTP_REQUESTS, counter_child, request_id_var
 from graph.track import Tracker, query_of
 
 _METHODS: Final = ("GET", "HEAD")
@@ -105,7 +105,7 @@ class TrackFastPath:
                 if answer.burst is not None:
                     await self.tracker.check_burst(*answer.burst)
             finally:
-                HTTP_REQUESTS.labels(route="/track", status=str(status)).inc()
+                counter_child(HTTP_REQUESTS, "/track", str(status)).inc()
                 request_id_var.reset(token)
         except Exception:
             if not started:
