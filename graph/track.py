@@ -324,8 +324,15 @@ class BurstChecker:
 
 
 def track_flushers(settings: Settings) -> int:
-    """Tasks writing redirect batches, each on a connection of its own."""
-    return max(1, settings.db_pool_size // 2)
+    """Tasks writing redirect batches, each on a connection of its own.
+
+    Two: while one batch is written, the next one gathers, and each statement's cost in
+    PostgreSQL is mostly per statement (its commit), not per row: measured on this
+    machine, 124 µs of PostgreSQL CPU per click in batches of 1, 40 in batches of 6, 24
+    in batches of 25. At 50 clients: 1, 2, 4 and 10 flushers per process served 12.2k,
+    12.1k, 11.4k and 11.3k redirects/s.
+    """
+    return 2 if settings.db_pool_size >= 4 else 1
 
 
 class Tracker:
