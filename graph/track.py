@@ -212,8 +212,7 @@ BurstCheck = tuple[
 class BurstChecker:
     """Runs the scanner-burst check of many redirects together, a moment after they happened.
 
-    One flusher waits `delay` after the first pending check (so clicks racing each other have
-    committed), asks the gate (graph.burst_gate, one Redis round trip) which of them could be
+    One flusher waits `delay` after the first pending check (to gather a batch), asks the gate (graph.burst_gate, one Redis round trip) which of them could be
     part of a burst at all, then looks up the neighbouring clicks of every remaining
     (application, client) in one statement and flags every burst found in one UPDATE. Off the
     redirect's path: the redirect has been answered before its check is even queued.
@@ -224,7 +223,11 @@ class BurstChecker:
         pool: Any,
         *,
         gate: BurstGate | None = None,
-        delay: float = 0.05,
+        # Short: a batch is a burst of CPU in the process (a few µs per click) during which no
+        # redirect is answered. At 50 clients, 50 ms batches set the p99 (13 ms); 5 ms ones:
+        # 7.6 ms. Every click is committed before its check is queued, and of two clicks the
+        # second one the gate sees finds the first, so waiting longer would find nothing more.
+        delay: float = 0.005,
         max_batch: int = 1000,
     ) -> None:
         self.pool = pool
