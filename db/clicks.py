@@ -152,7 +152,9 @@ class RedirectClick:
 # serves them all. Each row is keyed by the click id drawn in Python.
 _REDIRECT_BATCH_SQL = """
 WITH req AS (
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::inet[], $4::text[], $5::text[], $6::text[],
+  -- ip_address travels as text and is cast here: asyncpg's inet encoder parses each address
+  -- in Python (ipaddress), several µs a click; the text is already canonical (graph.track).
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::text[], $9::boolean[], $10::text[], $11::text[])
     AS r(click_id, tracking_id, ip_address, user_agent, referrer_url, session_id,
          click_source, metadata, is_bot, bot_reason, request_method)
@@ -162,8 +164,8 @@ WITH req AS (
 ), ins AS (
   INSERT INTO link_clicks (click_id, tracking_id, ip_address, user_agent, referrer_url,
                            session_id, click_source, metadata, is_bot, bot_reason, request_method)
-  SELECT click_id, tracking_id, ip_address, user_agent, referrer_url, session_id, click_source,
-         metadata::jsonb, is_bot, bot_reason, request_method
+  SELECT click_id, tracking_id, ip_address::inet, user_agent, referrer_url, session_id,
+         click_source, metadata::jsonb, is_bot, bot_reason, request_method
   FROM found
   RETURNING click_id, clicked_at
 )
