@@ -5,7 +5,8 @@ one statement, read in autocommit mode (a statement is its own snapshot). Throug
 SQLAlchemy session such a read cost ~220 µs of CPU on this machine (session, ORM execute,
 connection checkout and result wrapping), through SQLAlchemy Core on a connection ~180 µs,
 on an asyncpg pool ~85 µs (3,000 runs of the jobs loader's statement each, same database,
-same process); bench/api.py's "one application" issues seven such reads.
+same process); bench/api.py's "one application" issued seven such reads (four since its
+job and metrics are read with it).
 
 The statements are still SQLAlchemy Core objects, built once in the db modules beside their
 SQLAlchemy callers; a `Reader` compiles each with the asyncpg dialect on first use (the SQL
@@ -61,6 +62,9 @@ def compile_read(statement: ClauseElement) -> CompiledRead:
     expanding = [n for n in names if compiled.binds[n].expanding]
     if expanding:  # IN (...) renders per call; these statements use = ANY(:array)
         raise ValueError(f"expanding parameters are not supported: {expanding}")
+    computed = [n for n in names if compiled.binds[n].callable is not None]
+    if computed:  # a value computed per execution would be taken here as a constant None
+        raise ValueError(f"callable parameters are not supported: {computed}")
     defaults = {
         name: bind.value
         for name, bind in ((n, compiled.binds[n]) for n in set(names))
@@ -105,14 +109,19 @@ async def open_pool(
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # As SQLAlchemy's asyncpg dialect: json/jsonb values arrive decoded (orjson is faster
-    # than the json module it uses, and gives the same values).
+    # than the json module it uses, and gives the same values). A parameter arrives as text
+    # already, serialized by its type's bind processor (CompiledRead.args), and goes as is.
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
             name,
-            encoder=lambda v: orjson.dumps(v).decode(),
+            encoder=_json_text,
             decoder=orjson.loads,
             schema="pg_catalog",
         )
+
+
+def _json_text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 class Reader:

@@ -55,7 +55,7 @@ class App(Starlette):
 
 def write_pool_size(settings: Settings) -> int:
     """Connections of the SQLAlchemy pool (mutations, several-statement reads) per process."""
-    return max(2, settings.db_pool_size // 4)
+    return max(2, settings.db_pool_size // 2)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -56,6 +56,8 @@ def counter_child(counter: Counter, *labels: str) -> Any:
     """`counter.labels(*labels)`, looked up once: `labels()` costs a few µs a call, and every
     redirect counts itself twice. Made on first use, as `labels()` makes it."""
     return counter.labels(*labels)
+
+
 QUEUE_DEPTH = Gauge(
     "linkinsights_queue_depth",
     "Jobs waiting in the arq queue",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -83,10 +82,29 @@ class GraphQLView(GraphQL[Context, None]):
         if request.method == "POST":
             # Read before a slot is taken: a slow upload must not hold one.
             await request.body()
-        slots = self.resources.slots if self.resources is not None else None
-        async with slots or contextlib.nullcontext():
-            response = await self._respond(request)
+        response = await self._in_turn(request)
         await response(scope, receive, send)
+
+    async def _in_turn(self, request: Request) -> Response:
+        """`_respond`, once one of the process's slots is free (see there); a request that
+        waits longer than GRAPHQL_QUEUE_TIMEOUT is answered RATE_LIMITED instead, so that an
+        overloaded process sheds work rather than queueing without end."""
+        res = self.resources
+        slots = res.slots if res is not None else None
+        if slots is None or res is None:
+            return await self._respond(request)
+        try:
+            async with asyncio.timeout(res.settings.graphql_queue_timeout):
+                await slots.acquire()
+        except TimeoutError:
+            busy = RateLimited(
+                "The server is busy; retry in a moment", retry_after=_BUSY_RETRY_SECONDS
+            )
+            return self._error_response(busy)
+        try:
+            return await self._respond(request)
+        finally:
+            slots.release()
 
     async def _respond(self, request: Request) -> Response:
         """The response to one GraphQL request, errors of the request itself included.
@@ -97,25 +115,27 @@ class GraphQLView(GraphQL[Context, None]):
         the slowest 5% waited twice the median (bench/api.py). Taken in turn, each waits for
         the ones ahead of it, and a few at a time still overlap their database round trips.
         """
-        response: Response
         try:
-            response = await self.run(request)
+            return await self.run(request)
         except HTTPException as exc:
-            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            return PlainTextResponse(exc.reason, status_code=exc.status_code)
         except AppError as exc:
-            GRAPHQL_ERRORS.labels(code=exc.code).inc()
-            headers = {}
-            if isinstance(exc, RateLimited):
-                headers["Retry-After"] = str(exc.retry_after)
-            if isinstance(exc, Unauthenticated):
-                headers["WWW-Authenticate"] = "Bearer"
-            response = Response(
-                orjson.dumps(error_body(exc)),
-                status_code=exc.http_status if exc.http_status != 200 else 400,
-                media_type="application/json",
-                headers=headers,
-            )
-        return response
+            return self._error_response(exc)
+
+    def _error_response(self, exc: AppError) -> Response:
+        """A request-level error (authentication, rate limits) as its HTTP response."""
+        GRAPHQL_ERRORS.labels(code=exc.code).inc()
+        headers = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        return Response(
+            orjson.dumps(error_body(exc)),
+            status_code=exc.http_status if exc.http_status != 200 else 400,
+            media_type="application/json",
+            headers=headers,
+        )
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -229,6 +249,9 @@ class GraphQLView(GraphQL[Context, None]):
 def _stale(when: datetime) -> bool:
     return datetime.now(UTC) - when > timedelta(minutes=1)
 
+
+# What a request turned away by a busy process is told to wait before retrying.
+_BUSY_RETRY_SECONDS = 1
 
 # Loaders of an unauthenticated (introspection-only) request match no account's rows.
 _NO_ACCOUNT = uuid.UUID(int=0)

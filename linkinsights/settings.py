@@ -36,10 +36,13 @@ class Settings(BaseSettings):
     )
     # Strawberry resolves sibling fields concurrently and each loader batch takes its own
     # connection. The pools are fixed (no overflow; graph.app says why): per API process,
-    # this many for GraphQL's one-statement reads, a quarter for mutations, 4 for /track.
+    # this many for GraphQL's one-statement reads, half for mutations, 4 for /track.
     db_pool_size: int = 20
     graphql_concurrency: int = Field(
         default=4, ge=0, description="GraphQL requests run at once per API process; 0 = no limit"
+    )
+    graphql_queue_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a request waits for its turn, then RATE_LIMITED"
     )
 
     # GraphQL limits

@@ -17,6 +17,7 @@ from graph.relay import encode_cursor
 from linkinsights.settings import Settings
 
 COUNT = "{ applications(first: 1) { totalCount } }"
+COUNT_QUERY = {"query": COUNT}
 
 
 def _nested(depth: int) -> str:
@@ -325,3 +326,43 @@ async def test_graphql_requests_beyond_the_slots_wait_their_turn(
     for response in responses:
         assert response.status_code == 200
         assert response.json() == {"data": {"engagementSummary": {"totalApplications": 0}}}
+
+
+async def test_a_request_that_waits_too_long_for_its_turn_is_rate_limited(
+    settings, make_account, make_key, monkeypatch
+):
+    """An overloaded process sheds work: past GRAPHQL_QUEUE_TIMEOUT a waiting request is
+    answered RATE_LIMITED with a retry time, and the slot's holder still completes."""
+    import asyncio
+
+    import db.analytics
+
+    release = asyncio.Event()
+    entered = asyncio.Event()
+    original = db.analytics.summary_counts
+
+    async def held(*args, **kwargs):
+        entered.set()
+        await release.wait()
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(db.analytics, "summary_counts", held)
+    key = await make_key(await make_account(name="busy"))
+    query = {"query": "{ engagementSummary { totalApplications } }"}
+    headers = {"Authorization": f"Bearer {key}"}
+    busy = settings.model_copy(update={"graphql_concurrency": 1, "graphql_queue_timeout": 0.2})
+    async with running_app(busy) as client:
+        first = asyncio.create_task(client.post("/graphql", json=query, headers=headers))
+        await asyncio.wait_for(entered.wait(), timeout=10)
+        turned_away = await client.post("/graphql", json=COUNT_QUERY, headers=headers)
+        release.set()
+        answered = await asyncio.wait_for(first, timeout=10)
+        after = await client.post("/graphql", json=COUNT_QUERY, headers=headers)
+    assert turned_away.status_code == 429
+    assert turned_away.headers["Retry-After"] == "1"
+    assert turned_away.json()["errors"][0]["extensions"] == {
+        "code": "RATE_LIMITED",
+        "retryAfter": 1,
+    }
+    assert answered.status_code == 200
+    assert after.status_code == 200  # the slot was given back

@@ -379,6 +379,18 @@ async def test_forwarded_for_is_used_only_when_trusted(app, proxy_app, fx, sessi
     assert sorted(r["ip"] for r in rows) == ["192.0.2.1", "198.51.100.23"]
 
 
+async def test_ipv6_peers_are_stored_canonical_and_without_a_zone(app, fx, sessionmaker):
+    """A link-local peer's zone (fe80::1%eth0) means nothing off the host and PostgreSQL's
+    inet refuses it: the click is stored, its address without the zone, as every other in
+    canonical form."""
+    tid = await fx.link(None, "https://alex.dev")
+    for peer in ("fe80::1%eth0", "2001:DB8:0:0::7", "::ffff:192.0.2.9"):
+        response = await hit(app, tid, ip=peer)
+        assert response.status_code == 302, peer
+    rows = await clicks_of(sessionmaker, tid)
+    assert sorted(r["ip"] for r in rows) == sorted(["fe80::1", "2001:db8::7", "::ffff:192.0.2.9"])
+
+
 async def test_dashboard_referrer(proxy_app, fx, sessionmaker):
     tid = await fx.link(None, "https://alex.dev")
     await hit(proxy_app, tid, headers={"referer": "https://app.linkinsights.test/applications"})

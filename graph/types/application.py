@@ -93,8 +93,8 @@ class Application:
     most_clicked_link_function: str | None = None
     engagement_score: int = 0
     is_high_priority: bool = False
-    # The job: set by a page that loaded its jobs at once (preload_jobs), otherwise a
-    # Deferred load through the request's loader.
+    # The job: set by a page or `application(id)` that read it with the application,
+    # otherwise a Deferred load through the request's loader.
     job: Job | None = None
     # The request's loaders (for the nested fields that are not preloaded).
     loaders: strawberry.Private[Loaders]
