@@ -205,6 +205,34 @@ async def test_engagement_summary(world: World, gql: Gql) -> None:
     assert s["insight"].startswith("5 of 6 applications (83.33%) had a human click.")
 
 
+@pytest.mark.parametrize(
+    "flt",
+    [None, {"status": "rejected"}, {"start_date": day(1), "end_date": day(4)}],
+    ids=["all", "status", "dates"],
+)
+async def test_summary_statement_counts_as_the_two_it_replaces(
+    world: World, sessionmaker: async_sessionmaker[AsyncSession], flt: dict[str, Any] | None
+) -> None:
+    """The summary reads the clicks once (db.analytics._SUMMARY_CTES) and must count what
+    click_count_groups and function_effectiveness count, inactive links and bots included."""
+    from db import analytics as analytics_db
+
+    db_filter = analytics_db.AnalyticsFilter(**flt) if flt else None
+    async with sessionmaker() as session:
+        groups, functions = await analytics_db.summary_counts(
+            session, account_id=world.account_id, flt=db_filter
+        )
+        expected_groups = await analytics_db.click_count_groups(
+            session, account_id=world.account_id, flt=db_filter
+        )
+        expected_functions = await analytics_db.function_effectiveness(
+            session, account_id=world.account_id, flt=db_filter
+        )
+    assert groups == expected_groups
+    assert functions == expected_functions
+    assert groups  # the comparison compares something
+
+
 async def test_engagement_summary_filters(world: World, gql: Gql) -> None:
     s = data(await gql(SUMMARY, {"filter": {"status": "REJECTED"}}, key=world.key))[
         "engagementSummary"
