@@ -167,13 +167,16 @@ async def main(args: argparse.Namespace) -> None:
 
             app = create_app(settings)
             async with app.router.lifespan_context(app):
-                app_engine = app.state.resources.sessionmaker.kw["bind"]
+                resources = app.state.resources
+                app_engine = resources.sessionmaker.kw["bind"]
                 counter: list[str] = []
                 event.listen(
                     app_engine.sync_engine,
                     "before_cursor_execute",
                     lambda *a: counter.append(a[2]),
                 )
+                # One-statement reads go through the Reader (db/reader.py), not the engine.
+                resources.reader.listeners.append(counter.append)
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
                     await timed(client, BASELINE % args.live, new.key, 2, counter)  # warm up
