@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import types
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import orjson
@@ -288,41 +290,48 @@ async def test_rate_limit_per_key(settings, make_account, make_key, monkeypatch)
 # --- concurrency per process --------------------------------------------------------------
 
 
+class HeldSummary:
+    """engagementSummary's statement, patched so that the first call waits for `release`;
+    `started` counts the calls that reached it."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        import db.analytics
+
+        self.started: list[int] = []
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        original = db.analytics.summary_counts
+
+        async def held(*args: Any, **kwargs: Any) -> Any:
+            self.started.append(len(self.started))
+            self.entered.set()
+            if len(self.started) == 1:
+                await self.release.wait()
+            return await original(*args, **kwargs)
+
+        monkeypatch.setattr(db.analytics, "summary_counts", held)
+
+
+SUMMARY_QUERY = {"query": "{ engagementSummary { totalApplications } }"}
+
+
 async def test_graphql_requests_beyond_the_slots_wait_their_turn(
     settings, make_account, make_key, monkeypatch
 ):
     """With one slot, a second request starts only when the first has finished; both are
     answered (graph/view.py)."""
-    import asyncio
-
-    import db.analytics
-
-    started: list[int] = []
-    release = asyncio.Event()
-    original = db.analytics.summary_counts
-
-    async def held(*args, **kwargs):
-        started.append(len(started))
-        if len(started) == 1:
-            await release.wait()
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(db.analytics, "summary_counts", held)
+    summary = HeldSummary(monkeypatch)
     key = await make_key(await make_account(name="one slot"))
-    query = {"query": "{ engagementSummary { totalApplications } }"}
     headers = {"Authorization": f"Bearer {key}"}
     async with running_app(settings.model_copy(update={"graphql_concurrency": 1})) as client:
-        first = asyncio.create_task(client.post("/graphql", json=query, headers=headers))
-        second = asyncio.create_task(client.post("/graphql", json=query, headers=headers))
-        for _ in range(200):  # until the first request is inside its resolver
-            if started:
-                break
-            await asyncio.sleep(0.01)
+        first = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
+        second = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
+        await asyncio.wait_for(summary.entered.wait(), timeout=10)
         await asyncio.sleep(0.2)  # time enough for the second to start, were it allowed to
-        assert started == [0]
-        release.set()
+        assert summary.started == [0]
+        summary.release.set()
         responses = await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
-    assert started == [0, 1]
+    assert summary.started == [0, 1]
     for response in responses:
         assert response.status_code == 200
         assert response.json() == {"data": {"engagementSummary": {"totalApplications": 0}}}
@@ -333,29 +342,15 @@ async def test_a_request_that_waits_too_long_for_its_turn_is_rate_limited(
 ):
     """An overloaded process sheds work: past GRAPHQL_QUEUE_TIMEOUT a waiting request is
     answered RATE_LIMITED with a retry time, and the slot's holder still completes."""
-    import asyncio
-
-    import db.analytics
-
-    release = asyncio.Event()
-    entered = asyncio.Event()
-    original = db.analytics.summary_counts
-
-    async def held(*args, **kwargs):
-        entered.set()
-        await release.wait()
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(db.analytics, "summary_counts", held)
+    summary = HeldSummary(monkeypatch)
     key = await make_key(await make_account(name="busy"))
-    query = {"query": "{ engagementSummary { totalApplications } }"}
     headers = {"Authorization": f"Bearer {key}"}
     busy = settings.model_copy(update={"graphql_concurrency": 1, "graphql_queue_timeout": 0.2})
     async with running_app(busy) as client:
-        first = asyncio.create_task(client.post("/graphql", json=query, headers=headers))
-        await asyncio.wait_for(entered.wait(), timeout=10)
+        first = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
+        await asyncio.wait_for(summary.entered.wait(), timeout=10)
         turned_away = await client.post("/graphql", json=COUNT_QUERY, headers=headers)
-        release.set()
+        summary.release.set()
         answered = await asyncio.wait_for(first, timeout=10)
         after = await client.post("/graphql", json=COUNT_QUERY, headers=headers)
     assert turned_away.status_code == 429
