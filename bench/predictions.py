@@ -175,8 +175,6 @@ async def main(args: argparse.Namespace) -> None:
                     "before_cursor_execute",
                     lambda *a: counter.append(a[2]),
                 )
-                # One-statement reads go through the Reader (db/reader.py), not the engine.
-                resources.reader.listeners.append(counter.append)
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
                     await timed(client, BASELINE % args.live, new.key, 2, counter)  # warm up

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import Db
 from db.params import any_of, param
-from db.reader import Source, rows
 from db.tables import accounts, api_keys
 
 
@@ -154,18 +154,17 @@ _TOUCH_KEYS = (
 )
 
 
-async def find_key(source: Source, *, key_hash: str) -> KeyRow | None:
-    found = await rows(source, _FIND_KEY, {"key_hash": key_hash})
-    if not found:
+async def find_key(db: Db, *, key_hash: str) -> KeyRow | None:
+    row = (await db.execute(_FIND_KEY, {"key_hash": key_hash})).one_or_none()
+    if row is None:
         return None
-    key_id, account_id, scopes, revoked_at, last_used_at, timezone = found[0]
     return KeyRow(
-        id=key_id,
-        account_id=account_id,
-        scopes=tuple(scopes),
-        revoked_at=revoked_at,
-        last_used_at=last_used_at,
-        timezone=timezone,
+        id=row.id,
+        account_id=row.account_id,
+        scopes=tuple(row.scopes),
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+        timezone=row.timezone,
     )
 
 

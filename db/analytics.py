@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.reader import Source, rows
+from db.engine import Db
 from domain.stats import TIMING_BUCKETS
 
 
@@ -230,13 +230,14 @@ SELECT (SELECT coalesce(json_agg(g ORDER BY g.clicks), '[]') FROM count_groups g
 
 
 async def summary_counts(
-    source: Source, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
+    db: Db, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
 ) -> tuple[list[ClickCountGroup], list[FunctionRow]]:
     """``click_count_groups`` and ``function_effectiveness`` in one statement (the
     engagement summary needs both): one snapshot without a transaction around two statements,
     and the account's applications and their outcomes read once."""
     apps, params = _apps_cte(account_id, flt)
-    [(groups, functions)] = await rows(source, _summary_statement(apps), params)
+    row = (await db.execute(_summary_statement(apps), params)).one()
+    groups, functions = row.groups, row.functions
     if isinstance(groups, str):  # json, not jsonb: a driver may hand over the text
         groups, functions = orjson.loads(groups), orjson.loads(functions)
     return [_click_count_group(g) for g in groups], [_function_row(f) for f in functions]

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import Db
 from db.params import any_of, param
-from db.reader import Source, rows
 from db.tables import application_contacts, engagement_tracking, job_applications
 
 
@@ -91,12 +91,12 @@ _CONTACTS_BY_APPLICATION = (
 
 
 async def contacts_by_application(
-    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    db: Db, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ContactRow]]:
-    values = {"account_id": account_id, "ids": ids}
+    result = await db.execute(_CONTACTS_BY_APPLICATION, {"account_id": account_id, "ids": ids})
     out: dict[uuid.UUID, list[ContactRow]] = defaultdict(list)
-    for r in await rows(source, _CONTACTS_BY_APPLICATION, values):
-        contact = ContactRow(*r)
+    for r in result.mappings():
+        contact = ContactRow(**r)
         out[contact.application_id].append(contact)
     return out
 

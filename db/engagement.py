@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 
+from db.engine import Db
 from db.params import any_of, param
-from db.reader import Source, rows
 from db.tables import job_applications, link_click_analytics
 
 
@@ -37,7 +35,7 @@ class EngagementRow:
     calculated_at: datetime | None
 
 
-# The columns of EngagementRow in its order (rows are built by position).
+# The columns of EngagementRow.
 ENGAGEMENT_COLUMNS = tuple(link_click_analytics.c[name] for name in EngagementRow.__slots__)
 
 # Built once (db/params.py): :account_id and the :ids array.
@@ -52,49 +50,33 @@ _ENGAGEMENT_BY_APPLICATION = (
 
 
 async def engagement_by_applications(
-    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    db: Db, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, EngagementRow]:
     """The stored metrics of these applications (missing: not calculated yet, or foreign)."""
-    values = {"account_id": account_id, "ids": ids}
+    result = await db.execute(_ENGAGEMENT_BY_APPLICATION, {"account_id": account_id, "ids": ids})
     out: dict[uuid.UUID, EngagementRow] = {}
-    for r in await rows(source, _ENGAGEMENT_BY_APPLICATION, values):
+    for r in result.mappings():
         row = engagement_row(r)
         out[row.application_id] = row
     return out
 
 
-def engagement_row(values: Sequence[Any]) -> EngagementRow:
-    """An EngagementRow from the values of ENGAGEMENT_COLUMNS (a metric never written reads
-    as the batch writes it for no clicks)."""
-    (
-        application_id,
-        total_click_events,
-        click_sequence,
-        unique_functions_clicked,
-        time_to_first_click,
-        hours_to_first_click,
-        time_between_first_last_click,
-        hours_between_first_last_click,
-        peak_click_hour,
-        click_days_of_week,
-        engagement_velocity,
-        engagement_score,
-        intent_score,
-        calculated_at,
-    ) = values
+def engagement_row(r: RowMapping, prefix: str = "") -> EngagementRow:
+    """An EngagementRow from a row of ENGAGEMENT_COLUMNS, each named `prefix` + its name (a
+    metric never written reads as the batch writes it for no clicks)."""
     return EngagementRow(
-        application_id=application_id,
-        total_click_events=total_click_events or 0,
-        click_sequence=tuple(click_sequence or ()),
-        unique_functions_clicked=unique_functions_clicked or 0,
-        time_to_first_click=time_to_first_click,
-        hours_to_first_click=hours_to_first_click,
-        time_between_first_last_click=time_between_first_last_click,
-        hours_between_first_last_click=hours_between_first_last_click,
-        peak_click_hour=peak_click_hour,
-        click_days_of_week=tuple(click_days_of_week or ()),
-        engagement_velocity=engagement_velocity or Decimal(0),
-        engagement_score=engagement_score or 0,
-        intent_score=intent_score or 0,
-        calculated_at=calculated_at,
+        application_id=r[prefix + "application_id"],
+        total_click_events=r[prefix + "total_click_events"] or 0,
+        click_sequence=tuple(r[prefix + "click_sequence"] or ()),
+        unique_functions_clicked=r[prefix + "unique_functions_clicked"] or 0,
+        time_to_first_click=r[prefix + "time_to_first_click"],
+        hours_to_first_click=r[prefix + "hours_to_first_click"],
+        time_between_first_last_click=r[prefix + "time_between_first_last_click"],
+        hours_between_first_last_click=r[prefix + "hours_between_first_last_click"],
+        peak_click_hour=r[prefix + "peak_click_hour"],
+        click_days_of_week=tuple(r[prefix + "click_days_of_week"] or ()),
+        engagement_velocity=r[prefix + "engagement_velocity"] or Decimal(0),
+        engagement_score=r[prefix + "engagement_score"] or 0,
+        intent_score=r[prefix + "intent_score"] or 0,
+        calculated_at=r[prefix + "calculated_at"],
     )

@@ -1,13 +1,24 @@
-"""Engine and session factory. Made once per process (lifespan, worker startup, CLI command)."""
+"""Engine and session factory. Made once per process (lifespan, worker startup, CLI command).
+
+Every statement runs through SQLAlchemy on this one engine: mutations on a session (one unit
+of work, committed at the boundary), reads of one statement (loader batches, the page, the key
+lookup) on a connection of `reads(engine)` taken for that read. Functions in `db/` take either
+(`Db`), as both run a Core statement the same way.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+Db = AsyncSession | AsyncConnection
+"""Where a db function runs its statements: a session (the caller's unit of work) or a
+connection (a read on its own)."""
 
 
 def async_url(url: str) -> str:
@@ -41,3 +52,9 @@ def make_engine(
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def reads(engine: AsyncEngine) -> AsyncEngine:
+    """The engine in autocommit mode, sharing its pool: for reads of one statement each, which
+    are their own snapshot; no BEGIN and ROLLBACK round trips around them."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

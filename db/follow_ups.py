@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import Db
 from db.params import any_of, param
-from db.reader import Source, rows
 from db.tables import accounts, follow_ups, webhook_deliveries
 from domain.predictions import ACTION_FOLLOW_UP_24H
 
@@ -277,7 +277,7 @@ async def record_delivery(
     return delivery_row(row)
 
 
-# Built once (db/params.py): :account_id and the :ids array; DeliveryRow's columns in order.
+# Built once (db/params.py): :account_id and the :ids array; DeliveryRow's columns.
 _DELIVERIES_BY_FOLLOW_UP = (
     select(*(webhook_deliveries.c[name] for name in DeliveryRow.__slots__))
     .where(
@@ -293,12 +293,12 @@ _DELIVERIES_BY_FOLLOW_UP = (
 
 
 async def deliveries_by_follow_up(
-    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    db: Db, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[DeliveryRow]]:
-    values = {"account_id": account_id, "ids": ids}
+    result = await db.execute(_DELIVERIES_BY_FOLLOW_UP, {"account_id": account_id, "ids": ids})
     out: dict[uuid.UUID, list[DeliveryRow]] = defaultdict(list)
-    for r in await rows(source, _DELIVERIES_BY_FOLLOW_UP, values):
-        delivery = DeliveryRow(*r)
+    for r in result.mappings():
+        delivery = DeliveryRow(**r)
         assert delivery.follow_up_id is not None  # selected by follow-up id
         out[delivery.follow_up_id].append(delivery)
     return dict(out)

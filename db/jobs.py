@@ -21,17 +21,21 @@ async def create_job(
     location: str | None,
 ) -> JobRow:
     row = (
-        await session.execute(
-            insert(jobs)
-            .values(
-                id=uuid.uuid4(),
-                account_id=account_id,
-                title=title,
-                company=company,
-                url=url,
-                location=location,
+        (
+            await session.execute(
+                insert(jobs)
+                .values(
+                    id=uuid.uuid4(),
+                    account_id=account_id,
+                    title=title,
+                    company=company,
+                    url=url,
+                    location=location,
+                )
+                .returning(*jobs.c)
             )
-            .returning(*jobs.c)
         )
-    ).one()
+        .mappings()
+        .one()
+    )
     return job_row(row)

@@ -6,14 +6,13 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import Db
 from db.params import any_of, param
-from db.reader import Source, rows
 from db.tables import link_tracking
 
 
@@ -36,12 +35,10 @@ class LinkRow:
     description: str | None
 
 
-def link_row(row: Any) -> LinkRow:
-    return LinkRow(**{name: getattr(row, name) for name in LinkRow.__slots__})
+def link_row(r: RowMapping) -> LinkRow:
+    return LinkRow(**{name: r[name] for name in LinkRow.__slots__})
 
 
-# The columns of LinkRow in its field order: the loaders build rows positionally, four
-# times faster than by name (a page of 100 applications has ~450 links).
 LINK_COLUMNS = tuple(link_tracking.c[name] for name in LinkRow.__slots__)
 
 
@@ -61,24 +58,28 @@ async def create_link(
 ) -> LinkRow | None:
     """The new link, or None when the tracking id is taken (the caller draws another)."""
     row = (
-        await session.execute(
-            insert(link_tracking)
-            .values(
-                tracking_id=tracking_id,
-                account_id=account_id,
-                job_id=job_id,
-                application_id=application_id,
-                link_function=link_function,
-                link_type=link_type,
-                original_url=original_url,
-                redirect_url=redirect_url,
-                description=description,
-                created_by=created_by,
+        (
+            await session.execute(
+                insert(link_tracking)
+                .values(
+                    tracking_id=tracking_id,
+                    account_id=account_id,
+                    job_id=job_id,
+                    application_id=application_id,
+                    link_function=link_function,
+                    link_type=link_type,
+                    original_url=original_url,
+                    redirect_url=redirect_url,
+                    description=description,
+                    created_by=created_by,
+                )
+                .on_conflict_do_nothing(index_elements=["tracking_id"])
+                .returning(*link_tracking.c)
             )
-            .on_conflict_do_nothing(index_elements=["tracking_id"])
-            .returning(*link_tracking.c)
         )
-    ).one_or_none()
+        .mappings()
+        .one_or_none()
+    )
     return None if row is None else link_row(row)
 
 
@@ -100,19 +101,19 @@ _LINKS_BY_APPLICATION = (
 
 
 async def links_by_tracking_ids(
-    source: Source, *, account_id: uuid.UUID, ids: list[str]
+    db: Db, *, account_id: uuid.UUID, ids: list[str]
 ) -> dict[str, LinkRow]:
-    found = await rows(source, _LINKS_BY_TRACKING_IDS, {"account_id": account_id, "ids": ids})
-    return {r[0]: LinkRow(*r) for r in found}
+    result = await db.execute(_LINKS_BY_TRACKING_IDS, {"account_id": account_id, "ids": ids})
+    return {r["tracking_id"]: LinkRow(**r) for r in result.mappings()}
 
 
 async def links_by_application(
-    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    db: Db, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[LinkRow]]:
-    values = {"account_id": account_id, "ids": ids}
+    result = await db.execute(_LINKS_BY_APPLICATION, {"account_id": account_id, "ids": ids})
     out: dict[uuid.UUID, list[LinkRow]] = defaultdict(list)
-    for r in await rows(source, _LINKS_BY_APPLICATION, values):
-        link = LinkRow(*r)
+    for r in result.mappings():
+        link = LinkRow(**r)
         assert link.application_id is not None  # selected by application id
         out[link.application_id].append(link)
     return out
@@ -123,11 +124,15 @@ async def set_link_active(
 ) -> LinkRow | None:
     lt = link_tracking.c
     row = (
-        await session.execute(
-            update(link_tracking)
-            .where(lt.account_id == account_id, lt.tracking_id == tracking_id)
-            .values(is_active=active)
-            .returning(*link_tracking.c)
+        (
+            await session.execute(
+                update(link_tracking)
+                .where(lt.account_id == account_id, lt.tracking_id == tracking_id)
+                .values(is_active=active)
+                .returning(*link_tracking.c)
+            )
         )
-    ).one_or_none()
+        .mappings()
+        .one_or_none()
+    )
     return None if row is None else link_row(row)

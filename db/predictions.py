@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.applications import ApplicationRow, application_row
+from db.engine import Db
 from db.params import any_of, param
-from db.reader import Source, rows
 from db.tables import job_applications, link_clicks, link_tracking
 from domain.engagement_facts import PastApplication
 from domain.metrics import ClickEvent
@@ -38,20 +38,18 @@ _HUMAN_CLICKS_BY_APPLICATION = (
 
 
 async def human_clicks_by_application(
-    source: Source, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+    db: Db, *, account_id: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ClickEvent]]:
     """Human clicks of each application, in click order: one statement for all of them."""
     values = {"account_id": account_id, "ids": ids}
     out: dict[uuid.UUID, list[ClickEvent]] = defaultdict(list)
-    for application_id, click_id, clicked_at, link_function, session_id in await rows(
-        source, _HUMAN_CLICKS_BY_APPLICATION, values
-    ):
-        out[application_id].append(
+    for r in await db.execute(_HUMAN_CLICKS_BY_APPLICATION, values):
+        out[r.application_id].append(
             ClickEvent(
-                click_id=str(click_id),
-                clicked_at=clicked_at,
-                link_function=link_function,
-                session_id=session_id,
+                click_id=str(r.click_id),
+                clicked_at=r.clicked_at,
+                link_function=r.link_function,
+                session_id=r.session_id,
             )
         )
     return dict(out)
@@ -105,7 +103,7 @@ _PAST_SQL = text(
 
 
 async def past_applications(
-    source: Source,
+    db: Db,
     *,
     account_id: uuid.UUID,
     created_before: datetime,
@@ -121,36 +119,29 @@ async def past_applications(
     is compared with, and does not depend on when the batch last ran. Fine for thousands of
     applications per account; past that, the batch's ``asOf`` run is the way.
     """
-    found = await rows(
-        source,
-        _PAST_SQL,
-        {"account_id": account_id, "created_before": created_before, "horizon_days": horizon_days},
-    )
+    values = {
+        "account_id": account_id,
+        "created_before": created_before,
+        "horizon_days": horizon_days,
+    }
+    found = (await db.execute(_PAST_SQL, values)).all()
     return PastApplications(
-        timezone=found[0][6] if found else "UTC",
+        timezone=found[0].timezone if found else "UTC",
         applications=[
             PastApplication(
-                application_id=str(application_id),
-                created_at=created_at,
-                reached_interview=bool(reached_interview),
-                first_interview_at=first_interview_at,
+                application_id=str(r.application_id),
+                created_at=r.created_at,
+                reached_interview=bool(r.reached_interview),
+                first_interview_at=r.first_interview_at,
                 # Ids only break ties in ordering, and the rows already come in click order.
                 clicks=tuple(
                     ClickEvent(click_id=f"{i:06d}", clicked_at=at, link_function=function)
                     for i, (at, function) in enumerate(
-                        zip(clicked_at or (), functions or (), strict=True)
+                        zip(r.clicked_at or (), r.functions or (), strict=True)
                     )
                 ),
             )
-            for (
-                application_id,
-                created_at,
-                reached_interview,
-                first_interview_at,
-                clicked_at,
-                functions,
-                _timezone,
-            ) in found
+            for r in found
         ],
     )
 
@@ -172,5 +163,5 @@ async def high_priority_applications(
             .order_by(ja.engagement_score.desc(), ja.created_at.desc(), ja.id.desc())
             .limit(first)
         )
-    ).all()
+    ).mappings()
     return [application_row(r) for r in rows]

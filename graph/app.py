@@ -17,8 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from db.engine import make_engine, make_sessionmaker
-from db.reader import Reader
+from db.engine import make_engine, make_sessionmaker, reads
 from graph.burst_gate import BurstGate
 from graph.key_usage import KeyUsage
 from graph.observability import (
@@ -53,11 +52,6 @@ class App(Starlette):
         )
 
 
-def write_pool_size(settings: Settings) -> int:
-    """Connections of the SQLAlchemy pool (mutations, several-statement reads) per process."""
-    return max(2, settings.db_pool_size // 2)
-
-
 def create_app(settings: Settings) -> Starlette:
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError(
@@ -70,22 +64,15 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         assert settings.database_url is not None
         assert settings.redis_url is not None
-        # One-statement reads (key lookups, loader batches, the page, the summary) go straight
-        # to asyncpg (db/reader.py); the SQLAlchemy engine serves mutations and the resolvers
-        # that read several statements, a smaller share of the requests.
-        # No overflow for either: an overflow connection is opened for one checkout and closed
-        # on return (a PostgreSQL backend started and stopped per loader batch). Under load that
-        # churn halved throughput (bench/api.py, one application at 10 clients: 90 -> 154
-        # req/s without it); a request now waits for one of the pool's connections instead.
-        # (No resolver holds a connection while it waits for another.)
-        reader = await Reader.open(
-            settings.database_url,
-            size=settings.db_pool_size,
-            application_name="linkinsights-read",
-        )
-        engine = make_engine(
-            settings.database_url, pool_size=write_pool_size(settings), max_overflow=0
-        )
+        # One engine, one pool of DB_POOL_SIZE connections: mutations on sessions, reads of
+        # one statement (key lookups, loader batches, the page, the summary) on connections of
+        # the same engine in autocommit mode (db.engine.reads). No overflow: an overflow
+        # connection is opened for one checkout and closed on return (a PostgreSQL backend
+        # started and stopped per loader batch); under load that churn halved throughput
+        # (bench/api.py, one application at 10 clients: 90 -> 154 req/s without it). A request
+        # waits for one of the pool's connections instead; no resolver holds a connection
+        # while it waits for another.
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=0)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         gate = BurstGate(redis)
         sessionmaker = make_sessionmaker(engine)
@@ -93,7 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         resources = Resources(
             settings=settings,
             sessionmaker=sessionmaker,
-            reader=reader,
+            engine=reads(engine),
             redis=redis,
             burst_gate=gate,
             key_usage=key_usage,
@@ -113,7 +100,6 @@ def create_app(settings: Settings) -> Starlette:
             await tracker.stop()
             await redis.aclose()
             await engine.dispose()
-            await reader.close()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

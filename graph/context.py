@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.apikeys import grants
 from graph.errors import Forbidden, Unauthenticated
@@ -15,7 +15,6 @@ from linkinsights.settings import Settings
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
-    from db.reader import Reader
     from graph.burst_gate import BurstGate
     from graph.dataloaders import Loaders
 
@@ -35,8 +34,9 @@ class Context:
     redis: ArqRedis
     viewer: Viewer | None
     loaders: Loaders
-    # Reads that are one statement (autocommit, straight on asyncpg: db/reader.py).
-    reader: Reader
+    # The sessionmaker's engine in autocommit mode (db.engine.reads): a read of one statement
+    # takes a connection for it, `async with ctx.engine.connect() as conn`.
+    engine: AsyncEngine
     burst_gate: BurstGate | None = None
     request: Any = None
     response: Any = None

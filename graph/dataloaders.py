@@ -1,29 +1,28 @@
 """Per-request loaders (STYLE 3, 4): one attribute each, named <Thing>By<Key>Loader.
 
-Each batch is one statement on the request-independent `Reader` (db/reader.py: a pool of
-asyncpg connections, autocommit), which concurrent batches share safely: Strawberry resolves
-sibling fields concurrently, and each statement takes a pool connection of its own for its one
-round trip. Every batch filters by the viewer's account, so a foreign id loads as None,
-exactly like a missing one.
+Each batch is one statement on a connection of its own, taken from the engine's pool for that
+statement (autocommit: the statement is its own snapshot) and returned at once: Strawberry
+resolves sibling fields concurrently, so batches run concurrently too. Every batch filters by
+the viewer's account, so a foreign id loads as None, exactly like a missing one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import applications as app_db
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
 from db.contacts import ContactRow
 from db.engagement import EngagementRow, engagement_by_applications
+from db.engine import Db
 from db.follow_ups import DeliveryRow
 from db.links import LinkRow
-from db.reader import Reader, Source
 from domain.metrics import ClickEvent
 from domain.predictions import Calibration
 from graph import link_loaders, prediction_loaders
@@ -33,60 +32,38 @@ from graph.prediction_loaders import CalibrationKey
 K = TypeVar("K")
 V = TypeVar("V")
 
-Fetch = Callable[[Source, uuid.UUID, list[K]], Awaitable[dict[K, V]]]
-
-
-_UNKNOWN: Any = object()
+Fetch = Callable[[Db, uuid.UUID, list[K]], Awaitable[dict[K, V]]]
 
 
 class AccountLoader(DataLoader[K, V | None]):
-    """A loader whose batch is one SQL statement scoped to one account."""
+    """A loader whose batch is one SQL statement scoped to one account. Values read another
+    way (a page's rows and jobs) are handed over with `prime`."""
 
     def __init__(
         self,
-        reader: Reader,
+        engine: AsyncEngine,
         account_id: uuid.UUID,
-        fetch: Callable[[Source, uuid.UUID, list[K]], Awaitable[dict[K, Any]]],
+        fetch: Callable[[Db, uuid.UUID, list[K]], Awaitable[dict[K, Any]]],
         default: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__()
-        self._reader = reader
-        self._account_id = account_id
-        self._fetch = fetch
-        self._default = default
-        self._known: dict[K, V] = {}
-
-    def remember(self, values: dict[K, V]) -> None:
-        """Values read already (a page's rows): a later load of one of these keys answers it
-        without a statement. Unlike `prime`, nothing is made per key until it is loaded (a
-        page primed 100 futures that a page query almost never asks for)."""
-        self._known.update(values)
-
-    def load(self, key: K) -> asyncio.Future[V | None]:
-        if self._known:
-            value = self._known.pop(key, _UNKNOWN)
-            if value is not _UNKNOWN:
-                self.prime(key, value)
-        return super().load(key)
-
-    def clear(self, key: K) -> AccountLoader[K, V]:
-        self._known.pop(key, None)
-        return super().clear(key)
-
-    def clear_all(self) -> AccountLoader[K, V]:
-        self._known.clear()
-        return super().clear_all()
+        self.engine = engine
+        self.account_id = account_id
+        self.fetch = fetch
+        self.default = default
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
         unique = list(dict.fromkeys(keys))
-        found = await self._fetch(self._reader, self._account_id, unique)
-        if self._default is None:
+        async with self.engine.connect() as conn:
+            found = await self.fetch(conn, self.account_id, unique)
+        if self.default is None:
             return [found.get(k) for k in keys]
-        return [found[k] if k in found else self._default() for k in keys]
+        default = self.default
+        return [found[k] if k in found else default() for k in keys]
 
 
 async def _applications(
-    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, ApplicationRow]:
     return await app_db.applications_by_ids(s, account_id=account, ids=ids)
 
@@ -96,7 +73,7 @@ BundleKey = tuple[uuid.UUID, bool, bool]
 
 
 async def _bundles(
-    s: Source, account: uuid.UUID, keys: list[BundleKey]
+    s: Db, account: uuid.UUID, keys: list[BundleKey]
 ) -> dict[BundleKey, app_db.ApplicationBundle]:
     shapes: dict[tuple[bool, bool], list[uuid.UUID]] = {}
     for app_id, with_job, with_engagement in keys:
@@ -115,38 +92,37 @@ async def _bundles(
     return out
 
 
-async def _jobs(s: Source, account: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, JobRow]:
+async def _jobs(s: Db, account: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, JobRow]:
     return await app_db.jobs_by_ids(s, account_id=account, ids=ids)
 
 
 async def _engagement(
-    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, EngagementRow]:
     return await engagement_by_applications(s, account_id=account, ids=ids)
 
 
 async def _history(
-    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[StatusChangeRow]]:
     return await app_db.status_history_by_application(s, account_id=account, ids=ids)
 
 
 class Loaders:
-    """The request's loaders, each made on first use: most requests touch two or three of
-    them, and making all of them cost ~0.1 ms of a 3.7 ms request."""
+    """The request's loaders, each made on first use (most requests touch two or three).
 
-    def __init__(self, reader: Reader, account_id: uuid.UUID) -> None:
-        self._reader = reader
-        self._account_id = account_id
+    `engine` runs each batch on a connection of its own: the engine in autocommit mode
+    (db.engine.reads).
+    """
 
-    @classmethod
-    def create(cls, reader: Reader, account_id: uuid.UUID) -> Loaders:
-        return cls(reader, account_id)
+    def __init__(self, engine: AsyncEngine, account_id: uuid.UUID) -> None:
+        self.engine = engine
+        self.account_id = account_id
 
     def _make(
         self, fetch: Any, default: Callable[[], Any] | None = None
     ) -> AccountLoader[Any, Any]:
-        return AccountLoader(self._reader, self._account_id, fetch, default)
+        return AccountLoader(self.engine, self.account_id, fetch, default)
 
     @cached_property
     def application_by_id(self) -> AccountLoader[uuid.UUID, ApplicationRow]:

@@ -1,6 +1,6 @@
 """Batch functions for the ingestion loaders (issue 3), wired on graph.dataloaders.Loaders.
 
-Each takes (session, account_id, keys) and returns a dict keyed like the keys; every
+Each takes (connection, account_id, keys) and returns a dict keyed like the keys; every
 statement filters by the account, so a foreign parent loads like a missing one.
 """
 
@@ -15,8 +15,8 @@ from db import contacts as contacts_db
 from db import links as links_db
 from db.clicks import ClickRow, Keyset, Parent
 from db.contacts import ContactRow
+from db.engine import Db
 from db.links import LinkRow
-from db.reader import Source
 
 # (parent id, includeBots, first, after keyset): one page of one parent's clicks.
 ClickPageKey = tuple[Any, bool, int, Keyset | None]
@@ -28,23 +28,23 @@ ClickPage = tuple[list[ClickRow], int | None]
 
 
 async def links_by_application(
-    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[LinkRow]]:
     return await links_db.links_by_application(s, account_id=account, ids=ids)
 
 
-async def link_by_tracking_id(s: Source, account: uuid.UUID, ids: list[str]) -> dict[str, LinkRow]:
+async def link_by_tracking_id(s: Db, account: uuid.UUID, ids: list[str]) -> dict[str, LinkRow]:
     return await links_db.links_by_tracking_ids(s, account_id=account, ids=ids)
 
 
 async def contacts_by_application(
-    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ContactRow]]:
     return await contacts_db.contacts_by_application(s, account_id=account, ids=ids)
 
 
 async def _pages(
-    parent: Parent, s: Source, account: uuid.UUID, keys: list[ClickPageKey]
+    parent: Parent, s: Db, account: uuid.UUID, keys: list[ClickPageKey]
 ) -> dict[ClickPageKey, ClickPage]:
     # Parents asked with the same arguments share one statement (the usual case: a list of
     # applications each asking `clicks(first: 5)`).
@@ -73,7 +73,7 @@ async def _pages(
 
 
 async def _counts(
-    parent: Parent, s: Source, account: uuid.UUID, keys: list[ClickCountKey]
+    parent: Parent, s: Db, account: uuid.UUID, keys: list[ClickCountKey]
 ) -> dict[ClickCountKey, int]:
     groups: dict[bool, list[Any]] = defaultdict(list)
     for parent_id, include_bots in keys:
@@ -89,24 +89,24 @@ async def _counts(
 
 
 async def click_pages_by_application(
-    s: Source, account: uuid.UUID, keys: list[ClickPageKey]
+    s: Db, account: uuid.UUID, keys: list[ClickPageKey]
 ) -> dict[ClickPageKey, ClickPage]:
     return await _pages("application", s, account, keys)
 
 
 async def click_pages_by_link(
-    s: Source, account: uuid.UUID, keys: list[ClickPageKey]
+    s: Db, account: uuid.UUID, keys: list[ClickPageKey]
 ) -> dict[ClickPageKey, ClickPage]:
     return await _pages("link", s, account, keys)
 
 
 async def click_counts_by_application(
-    s: Source, account: uuid.UUID, keys: list[ClickCountKey]
+    s: Db, account: uuid.UUID, keys: list[ClickCountKey]
 ) -> dict[ClickCountKey, int]:
     return await _counts("application", s, account, keys)
 
 
 async def click_counts_by_link(
-    s: Source, account: uuid.UUID, keys: list[ClickCountKey]
+    s: Db, account: uuid.UUID, keys: list[ClickCountKey]
 ) -> dict[ClickCountKey, int]:
     return await _counts("link", s, account, keys)

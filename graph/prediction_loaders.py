@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from db import follow_ups as follow_ups_db
 from db import predictions as predictions_db
+from db.engine import Db
 from db.follow_ups import DeliveryRow
-from db.reader import Source
 from domain.engagement_facts import calibration_from_history
 from domain.metrics import ClickEvent
 from domain.predictions import Calibration
@@ -36,13 +36,13 @@ def zone(name: str) -> ZoneInfo:
 
 
 async def human_clicks(
-    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[ClickEvent]]:
     return await predictions_db.human_clicks_by_application(s, account_id=account, ids=ids)
 
 
 async def calibrations(
-    s: Source, account: uuid.UUID, keys: list[CalibrationKey]
+    s: Db, account: uuid.UUID, keys: list[CalibrationKey]
 ) -> dict[CalibrationKey, Calibration]:
     """Past applications older than the outcome age, scored on their clicks of that window
     (``db.predictions.past_applications`` says why not the stored score)."""
@@ -65,6 +65,6 @@ async def calibrations(
 
 
 async def webhook_deliveries(
-    s: Source, account: uuid.UUID, ids: list[uuid.UUID]
+    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[DeliveryRow]]:
     return await follow_ups_db.deliveries_by_follow_up(s, account_id=account, ids=ids)

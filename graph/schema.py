@@ -15,7 +15,6 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from graph.execution import FastLeafExecutionContext
 from graph.extensions import OperationMetrics
 from graph.resolvers.analytics import AnalyticsQueries
 from graph.resolvers.analytics_jobs import AnalyticsJobMutations, AnalyticsJobQueries
@@ -60,8 +59,6 @@ def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        # Plain leaf fields (most of a page) skip graphql-core's per-field machinery.
-        execution_context_class=FastLeafExecutionContext,
         extensions=[
             # Factories, so each request gets fresh extension state.
             lambda: AddValidationRules(list(limit_rules)),

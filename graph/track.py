@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Scope
 
 from db import clicks as clicks_db
-from db.reader import open_pool
+from db.pool import open_pool
 from domain.bots import BURST_WINDOW, classify_request, find_scanner_bursts
 from domain.ids import uuid7
 from domain.sources import detect_click_source, extract_utm

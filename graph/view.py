@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from graphql.error import GraphQLSyntaxError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -25,7 +25,6 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from db import accounts as accounts_db
-from db.reader import Reader
 from domain.apikeys import hash_key, looks_like_key
 from graph.burst_gate import BurstGate
 from graph.context import Context, Viewer
@@ -43,7 +42,8 @@ log = logging.getLogger("linkinsights.graphql")
 class Resources:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
-    reader: Reader
+    # The same engine in autocommit mode, for reads of one statement (db.engine.reads).
+    engine: AsyncEngine
     redis: ArqRedis
     burst_gate: BurstGate | None = None
     key_usage: KeyUsage | None = None
@@ -146,11 +146,11 @@ class GraphQLView(GraphQL[Context, None]):
         assert self.resources is not None, "the lifespan sets the resources"
         res = self.resources
         viewer = await self._authenticate(request)
-        loaders = Loaders.create(res.reader, viewer.account_id if viewer else _NO_ACCOUNT)
+        loaders = Loaders(res.engine, viewer.account_id if viewer else _NO_ACCOUNT)
         return Context(
             settings=res.settings,
             sessionmaker=res.sessionmaker,
-            reader=res.reader,
+            engine=res.engine,
             redis=res.redis,
             burst_gate=res.burst_gate,
             viewer=viewer,
@@ -191,7 +191,8 @@ class GraphQLView(GraphQL[Context, None]):
                 res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
             )
             raise Unauthenticated("Unknown or revoked API key")
-        row = await accounts_db.find_key(res.reader, key_hash=hash_key(key))
+        async with res.engine.connect() as conn:
+            row = await accounts_db.find_key(conn, key_hash=hash_key(key))
         if row is None or row.revoked_at is not None:
             await hit(
                 res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute

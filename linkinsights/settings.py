@@ -35,8 +35,8 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Processes serving the API; 0 = one per CPU (at most 2)"
     )
     # Strawberry resolves sibling fields concurrently and each loader batch takes its own
-    # connection. The pools are fixed (no overflow; graph.app says why): per API process,
-    # this many for GraphQL's one-statement reads, half for mutations, 4 for /track.
+    # connection. The API's one pool (no overflow; graph.app says why), per process: reads and
+    # mutations alike.
     db_pool_size: int = 20
     graphql_concurrency: int = Field(
         default=4, ge=0, description="GraphQL requests run at once per API process; 0 = no limit"

@@ -211,10 +211,6 @@ class StatementCounter:
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.statements.append(statement)
 
-    def note(self, statement: str) -> None:
-        """A statement of the app's Reader (db/reader.py)."""
-        self.statements.append(statement)
-
     @property
     def count(self) -> int:
         return len(self.statements)
@@ -222,17 +218,14 @@ class StatementCounter:
 
 @pytest.fixture
 def count_statements(app: Starlette) -> Iterator[StatementCounter]:
-    """Counts the SQL statements the app sends while the test runs: through its SQLAlchemy
-    engine and through its Reader."""
+    """Counts the SQL statements the app sends through its engine while the test runs."""
     resources = app.state.resources
     engine = resources.sessionmaker.kw["bind"]
     counter = StatementCounter()
     event.listen(engine.sync_engine, "before_cursor_execute", counter)
-    resources.reader.listeners.append(counter.note)
     try:
         yield counter
     finally:
-        resources.reader.listeners.remove(counter.note)
         event.remove(engine.sync_engine, "before_cursor_execute", counter)
 
 

@@ -107,31 +107,22 @@ async def test_a_one_connection_pool_serves_nested_reads_and_writes(
         assert "errors" not in body, body
 
 
-async def test_page_preloads_links_and_engagement_with_the_loaders_answers(
-    sessionmaker: async_sessionmaker[AsyncSession], gql: Gql, monkeypatch: Any
+async def test_page_answers_links_and_engagement_as_each_application_does(
+    sessionmaker: async_sessionmaker[AsyncSession], gql: Gql, count_statements: Any, app: Any
 ) -> None:
-    """A page answers links and engagement from one batch per field (preloaded), exactly as
-    each application answers them through its own loader."""
-    import graph.resolvers.applications as resolvers
-
+    """A page answers links and engagement with one batch per field, exactly as each
+    application answers them through its own loader."""
     key = await _account_with(sessionmaker, 6)
-    calls: list[str] = []
-    for name in ("preload_engagement", "preload_links"):
-        original = getattr(resolvers, name)
-
-        async def counted(
-            ctx: Any, nodes: Any, _original: Any = original, _name: str = name
-        ) -> None:
-            calls.append(_name)
-            await _original(ctx, nodes)
-
-        monkeypatch.setattr(resolvers, name, counted)
+    await gql("{ applications(first: 1) { totalCount } }", key=key)
+    await app.state.resources.key_usage.flush()
     fields = "id links { trackingId linkFunction } engagement { engagementScore intentScore }"
+    before = count_statements.count
     page = await gql(
         f"{{ applications(first: 10) {{ edges {{ node {{ {fields} }} }} }} }}", key=key
     )
     assert "errors" not in page, page
-    assert sorted(calls) == ["preload_engagement", "preload_links"]
+    # key lookup, the page, one batch of links, one of engagement
+    assert count_statements.count - before == 4, count_statements.statements[before:]
     nodes = [e["node"] for e in page["data"]["applications"]["edges"]]
     assert len(nodes) == 6
     assert sum(n["engagement"] is not None for n in nodes) == 3  # half have metrics
@@ -148,8 +139,8 @@ async def test_page_preloads_links_and_engagement_with_the_loaders_answers(
 async def test_a_page_answers_its_links_application_from_the_rows_it_read(
     gql: Gql, sessionmaker: async_sessionmaker[AsyncSession], count_statements: Any, app: Any
 ) -> None:
-    """`links { application }` under a page loads no application: the page remembered its
-    rows in the application loader (graph.dataloaders.AccountLoader.remember)."""
+    """`links { application }` under a page loads no application: the page primed the
+    application loader with its rows."""
     key = await _account_with(sessionmaker, 4)
     await gql("{ applications(first: 1) { totalCount } }", key=key)
     await app.state.resources.key_usage.flush()

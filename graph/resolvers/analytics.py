@@ -103,9 +103,10 @@ class AnalyticsQueries:
         viewer = ctx.require("read")
         flt = to_db_filter(filter)
         # One statement, its own snapshot.
-        groups, functions = await analytics_db.summary_counts(
-            ctx.reader, account_id=viewer.account_id, flt=flt
-        )
+        async with ctx.engine.connect() as conn:
+            groups, functions = await analytics_db.summary_counts(
+                conn, account_id=viewer.account_id, flt=flt
+            )
         total = sum(g.applications for g in groups)
         clicked = sum(g.applications for g in groups if g.clicks > 0)
         clicks = sum(g.clicks * g.applications for g in groups)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -17,8 +16,6 @@ from graph.errors import BadUserInput
 from graph.relay import Connection, build_connection, check_first, decode_cursor, encode_cursor
 from graph.types.application import Application, Job
 from graph.types.common import ApplicationStatus, require_uuid
-from graph.types.engagement import EngagementMetrics
-from graph.types.link import TrackedLink
 
 
 @strawberry.input(description="The seed 000 filters: application date range and status.")
@@ -94,36 +91,6 @@ def selects(info: strawberry.Info[Context, None], *path: str) -> bool:
     return any(walk(f.selections, path) for f in info.selected_fields)
 
 
-async def preload_engagement(ctx: Context, nodes: list[Application]) -> None:
-    rows = await ctx.loaders.engagement_by_application.load_many([n.row.id for n in nodes])
-    for node, row in zip(nodes, rows, strict=True):
-        node.preloaded_engagement = None if row is None else EngagementMetrics(row=row)
-        node.engagement_preloaded = True
-
-
-async def preload_links(ctx: Context, nodes: list[Application]) -> None:
-    found = await ctx.loaders.links_by_application.load_many([n.row.id for n in nodes])
-    for node, rows in zip(nodes, found, strict=True):
-        node.preloaded_links = [TrackedLink(row=r) for r in rows or []]
-
-
-async def preload_page(info: strawberry.Info[Context, None], nodes: list[Application]) -> None:
-    """Nested fields of a page that the query selects, loaded for the whole page at once.
-
-    Each loader batches anyway (one statement per field either way); loaded here, every
-    application answers the field synchronously instead of through an async resolver per
-    row, which the executor schedules one by one (~15% of a page of 100 with `job`).
-    """
-    if not nodes:
-        return
-    wanted = [
-        load(info.context, nodes)
-        for field, load in (("engagement", preload_engagement), ("links", preload_links))
-        if selects(info, "edges", "node", field)
-    ]
-    await asyncio.gather(*wanted)
-
-
 def page_cursors(
     info: strawberry.Info[Context, None], rows: list[app_db.PageRow], first: int
 ) -> list[str]:
@@ -163,35 +130,29 @@ class ApplicationQueries:
         db_filter = to_db_filter(filter)
         # The page, its total and (when asked) the jobs are one statement, hence one snapshot.
         with_job = selects(info, "edges", "node", "job")
-        rows, total = await app_db.list_applications(
-            ctx.reader,
-            account_id=viewer.account_id,
-            first=first,
-            after=keyset,
-            flt=db_filter,
-            order=order,
-            with_total=True,
-            with_job=with_job,
-        )
-        if total is None:  # an empty page carries no count
-            total = await app_db.count_applications(
-                ctx.reader, account_id=viewer.account_id, flt=db_filter
+        async with ctx.engine.connect() as conn:
+            rows, total = await app_db.list_applications(
+                conn,
+                account_id=viewer.account_id,
+                first=first,
+                after=keyset,
+                flt=db_filter,
+                order=order,
+                with_total=True,
+                with_job=with_job,
             )
-        ctx.loaders.application_by_id.remember({r.row.id: r.row for r in rows})
-        nodes = [Application(row=r.row, loaders=ctx.loaders) for r in rows]
-        if with_job:
-            # Each application answers `job` synchronously (an async resolver per row cost
-            # ~15% of a page of 100); applications of one job share its object.
-            jobs: dict[Any, Job] = {}
-            for node, r in zip(nodes, rows, strict=True):
-                if r.job is None:
-                    node.job = None
-                else:
-                    node.job = jobs.get(r.job.id) or jobs.setdefault(r.job.id, Job(row=r.job))
-            ctx.loaders.job_by_id.remember({job_id: j.row for job_id, j in jobs.items()})
-        await preload_page(info, nodes)
+            if total is None:  # an empty page carries no count
+                total = await app_db.count_applications(
+                    conn, account_id=viewer.account_id, flt=db_filter
+                )
+        # What the page read, handed to the loaders: `job` and `links { application }` load
+        # nothing more.
+        for r in rows:
+            ctx.loaders.application_by_id.prime(r.row.id, r.row)
+            if r.job is not None:
+                ctx.loaders.job_by_id.prime(r.job.id, r.job)
         return build_connection(
-            nodes,
+            [Application.from_row(r.row) for r in rows],
             page_cursors(info, rows, first),
             first=first,
             total_count=total,
@@ -205,32 +166,25 @@ class ApplicationQueries:
         ctx = info.context
         ctx.require("read")
         app_id = require_uuid(id, field="id")
+        loaders = ctx.loaders
         with_job, with_engagement = selects(info, "job"), selects(info, "engagement")
         if not (with_job or with_engagement):
-            row = await ctx.loaders.application_by_id.load(app_id)
-            return None if row is None else Application(row=row, loaders=ctx.loaders)
-        # The job and the metrics the query asks for, read with the application.
-        bundle = await ctx.loaders.application_bundle_by_id.load(
-            (app_id, with_job, with_engagement)
-        )
+            row = await loaders.application_by_id.load(app_id)
+            return None if row is None else Application.from_row(row)
+        # The job and the metrics the query asks for, read with the application and handed
+        # to their loaders.
+        bundle = await loaders.application_bundle_by_id.load((app_id, with_job, with_engagement))
         if bundle is None:
             return None
-        node = Application(row=bundle.row, loaders=ctx.loaders)
-        ctx.loaders.application_by_id.remember({app_id: bundle.row})
-        if with_job:
-            node.job = None if bundle.job is None else Job(row=bundle.job)
-            if bundle.job is not None:
-                ctx.loaders.job_by_id.remember({bundle.job.id: bundle.job})
+        loaders.application_by_id.prime(app_id, bundle.row)
+        if with_job and bundle.job is not None:
+            loaders.job_by_id.prime(bundle.job.id, bundle.job)
         if with_engagement:
-            engagement = bundle.engagement
-            node.preloaded_engagement = (
-                None if engagement is None else EngagementMetrics(row=engagement)
-            )
-            node.engagement_preloaded = True
-        return node
+            loaders.engagement_by_application.prime(app_id, bundle.engagement)
+        return Application.from_row(bundle.row)
 
     @strawberry.field
     async def job(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Job | None:
         info.context.require("read")
         row = await info.context.loaders.job_by_id.load(require_uuid(id, field="id"))
-        return None if row is None else Job(row=row)
+        return None if row is None else Job.from_row(row)

@@ -348,7 +348,7 @@ class IngestionQueries:
     ) -> TrackedLink | None:
         info.context.require("read")
         row = await info.context.loaders.link_by_tracking_id.load(tracking_id.strip()[:100])
-        return None if row is None else TrackedLink(row=row)
+        return None if row is None else TrackedLink.from_row(row)
 
 
 @strawberry.type
@@ -372,7 +372,7 @@ class IngestionMutations:
                 status=input.status.value,
                 applied_at=applied_at,
             )
-        return Application(row=row, loaders=ctx.loaders)
+        return Application.from_row(row)
 
     @strawberry.mutation(description="Change an application's status; writes the history row.")
     async def update_application_status(
@@ -393,7 +393,7 @@ class IngestionMutations:
             )
             if row is None:
                 raise _missing("applicationId", input.application_id, "application")
-        return Application(row=row, loaders=ctx.loaders)
+        return Application.from_row(row)
 
     @strawberry.mutation(description="Create a tracked link; share its redirectUrl.")
     async def create_tracked_link(
@@ -427,7 +427,7 @@ class IngestionMutations:
                 original_url=original_url,
                 description=description,
             )
-        return TrackedLink(row=row)
+        return TrackedLink.from_row(row)
 
     @strawberry.mutation(description="Time zone, saved profile links and webhook of the account.")
     async def update_account(
@@ -534,7 +534,7 @@ class IngestionMutations:
                         description=f"{function} (standard package)",
                     )
                 )
-        return [TrackedLink(row=r) for r in out]
+        return [TrackedLink.from_row(r) for r in out]
 
     @strawberry.mutation(description="Record who received an application.")
     async def add_application_contact(
@@ -571,7 +571,7 @@ class IngestionMutations:
             )
             if row is None:
                 raise _missing("trackingId", input.tracking_id, "tracked link")
-        return TrackedLink(row=row)
+        return TrackedLink.from_row(row)
 
     @strawberry.mutation(
         description="Record a click seen by an external redirect domain (seed 002). The same "
@@ -645,7 +645,7 @@ class IngestionMutations:
                 async with ctx.sessionmaker() as session, session.begin():
                     if await _flag_burst_around(session, app_id, client, row.clicked_at):
                         row = await _reread(session, viewer.account_id, row)
-        return Click(row=row)
+        return Click.from_row(row)
 
     @strawberry.mutation(
         description="Record an email event (seed 004) of an application's contact."

@@ -43,4 +43,4 @@ class JobMutations:
                 url=url,
                 location=location,
             )
-        return Job(row=row)
+        return Job.from_row(row)

@@ -86,7 +86,7 @@ class FollowUp:
         from graph.types.application import Application
 
         row = await info.context.loaders.application_by_id.load(self.row.application_id)
-        return None if row is None else Application(row=row, loaders=info.context.loaders)
+        return None if row is None else Application.from_row(row)
 
     @strawberry.field(description="Webhook delivery attempts, oldest first.")
     async def webhook_deliveries(

@@ -6,7 +6,7 @@ request into one statement (see db.clicks.click_pages).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import strawberry
@@ -24,54 +24,45 @@ if TYPE_CHECKING:
     from graph.types.application import Application, Job
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 @strawberry.type(description="One click on a tracked link, with its bot verdict.")
 class Click:
-    row: strawberry.Private[ClickRow]
-    # Plain attributes filled from the row in __post_init__ (the defaults are never seen):
-    # Strawberry reads them with a getattr, far cheaper than a method resolver per field
-    # (see graph/types/application.py and graph/execution.py).
-    id: strawberry.ID = strawberry.ID("")
-    tracking_id: str = ""
-    clicked_at: datetime = _EPOCH
+    id: strawberry.ID
+    tracking_id: str
+    clicked_at: datetime
     click_source: str | None = strawberry.field(
-        default=None,
-        description="email, linkedin, indeed, dashboard, direct, external or custom",
+        description="email, linkedin, indeed, dashboard, direct, external or custom"
     )
-    referrer_url: str | None = None
-    session_id: str | None = None
-    user_agent: str | None = strawberry.field(
-        default=None, description="Null for clicks sent with DNT: 1."
-    )
+    referrer_url: str | None
+    session_id: str | None
+    user_agent: str | None = strawberry.field(description="Null for clicks sent with DNT: 1.")
     ip_address: str | None = strawberry.field(
-        default=None, description="Null for clicks sent with DNT: 1; anonymised after 90 days."
+        description="Null for clicks sent with DNT: 1; anonymised after 90 days."
     )
-    request_method: str = ""
-    is_bot: bool = False
+    request_method: str
+    is_bot: bool
     bot_reason: str | None = strawberry.field(
-        default=None,
-        description="crawler_user_agent, head_request, email_security_scanner or scanner_burst",
+        description="crawler_user_agent, head_request, email_security_scanner or scanner_burst"
     )
     metadata: JSON = strawberry.field(
-        default=None, description="UTM parameters of the redirect request, or recordClick data."
+        description="UTM parameters of the redirect request, or recordClick data."
     )
 
-    def __post_init__(self) -> None:
-        row = self.row
-        self.id = strawberry.ID(str(row.click_id))
-        self.tracking_id = row.tracking_id
-        self.clicked_at = row.clicked_at
-        self.click_source = row.click_source
-        self.referrer_url = row.referrer_url
-        self.session_id = row.session_id
-        self.user_agent = row.user_agent
-        self.ip_address = row.ip_address
-        self.request_method = row.request_method
-        self.is_bot = row.is_bot
-        self.bot_reason = row.bot_reason
-        self.metadata = cast(JSON, row.metadata)
+    @classmethod
+    def from_row(cls, row: ClickRow) -> Click:
+        return cls(
+            id=strawberry.ID(str(row.click_id)),
+            tracking_id=row.tracking_id,
+            clicked_at=row.clicked_at,
+            click_source=row.click_source,
+            referrer_url=row.referrer_url,
+            session_id=row.session_id,
+            user_agent=row.user_agent,
+            ip_address=row.ip_address,
+            request_method=row.request_method,
+            is_bot=row.is_bot,
+            bot_reason=row.bot_reason,
+            metadata=cast(JSON, row.metadata),
+        )
 
 
 ClickParent = Literal["application", "link"]
@@ -86,14 +77,11 @@ class ClickConnection:
     known_total: strawberry.Private[int | None] = None
 
     @strawberry.field(description="Clicks of the parent (human only unless includeBots).")
-    def total_count(self, info: strawberry.Info[Context, None]) -> int:
-        if self.known_total is not None:  # synchronous, as Application.links
+    async def total_count(self, info: strawberry.Info[Context, None]) -> int:
+        if self.known_total is not None:
             return self.known_total
-        return cast(int, self._load_total(info.context))
-
-    async def _load_total(self, context: Context) -> int:
         kind, key, include_bots = self.parent
-        loaders = context.loaders
+        loaders = info.context.loaders
         loader = (
             loaders.click_count_by_application
             if kind == "application"
@@ -135,7 +123,7 @@ async def resolve_clicks(
     rows = rows[:first]
     cursors = [encode_cursor([r.clicked_at.isoformat(), str(r.click_id)]) for r in rows]
     return ClickConnection(
-        edges=[Edge(cursor=c, node=Click(row=r)) for r, c in zip(rows, cursors, strict=True)],
+        edges=[Edge(cursor=c, node=Click.from_row(r)) for r, c in zip(rows, cursors, strict=True)],
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=after is not None,
@@ -149,27 +137,29 @@ async def resolve_clicks(
 
 @strawberry.type(description="A tracked link (seed 002): /track/{trackingId} redirects to it.")
 class TrackedLink:
-    row: strawberry.Private[LinkRow]
-    # Plain attributes filled from the row (see Click).
-    tracking_id: str = ""
-    redirect_url: str = ""
-    original_url: str = ""
-    link_function: str = ""
-    link_type: str = ""
-    is_active: bool = False
-    description: str | None = None
-    created_at: datetime = _EPOCH
+    row: strawberry.Private[LinkRow]  # for the nested fields: its application's and job's ids
+    tracking_id: str
+    redirect_url: str
+    original_url: str
+    link_function: str
+    link_type: str
+    is_active: bool
+    description: str | None
+    created_at: datetime
 
-    def __post_init__(self) -> None:
-        row = self.row
-        self.tracking_id = row.tracking_id
-        self.redirect_url = row.redirect_url
-        self.original_url = row.original_url
-        self.link_function = row.link_function
-        self.link_type = row.link_type
-        self.is_active = row.is_active
-        self.description = row.description
-        self.created_at = row.created_at
+    @classmethod
+    def from_row(cls, row: LinkRow) -> TrackedLink:
+        return cls(
+            row=row,
+            tracking_id=row.tracking_id,
+            redirect_url=row.redirect_url,
+            original_url=row.original_url,
+            link_function=row.link_function,
+            link_type=row.link_type,
+            is_active=row.is_active,
+            description=row.description,
+            created_at=row.created_at,
+        )
 
     @strawberry.field
     async def application(
@@ -180,7 +170,7 @@ class TrackedLink:
         if self.row.application_id is None:
             return None
         row = await info.context.loaders.application_by_id.load(self.row.application_id)
-        return None if row is None else Application(row=row, loaders=info.context.loaders)
+        return None if row is None else Application.from_row(row)
 
     @strawberry.field
     async def job(
@@ -191,7 +181,7 @@ class TrackedLink:
         if self.row.job_id is None:
             return None
         row = await info.context.loaders.job_by_id.load(self.row.job_id)
-        return None if row is None else Job(row=row)
+        return None if row is None else Job.from_row(row)
 
     @strawberry.field(description="Clicks on this link, oldest first.")
     async def clicks(

@@ -65,7 +65,7 @@ class Prediction:
 
         if self.application_row is None:
             return None
-        return Application(row=self.application_row, loaders=info.context.loaders)
+        return Application.from_row(self.application_row)
 
 
 def to_prediction(
@@ -266,4 +266,4 @@ class HighPriorityApplication:
     ) -> Annotated[Application, strawberry.lazy("graph.types.application")]:
         from graph.types.application import Application
 
-        return Application(row=self.row, loaders=info.context.loaders)
+        return Application.from_row(self.row)
