@@ -10,9 +10,11 @@ measures p50/p95/p99 latency and requests per second for
 
 at 1, 10 and 50 concurrent clients, each request as a random account (one API key each).
 The baseline, measured in the same run at the same concurrency, is GET /healthz (no SQL):
-the ratio shows what the query adds over the HTTP stack and the client on this machine. The
-client is a minimal keep-alive HTTP/1.1 one on uvloop (one connection per client), so that
-on this 2-core machine it takes as little CPU from the server as it can.
+the ratio shows what the query adds over the HTTP stack and the client on this machine.
+"cpu ms/req" is the server processes' CPU time per request during the run: on a machine shared
+with other work, latencies move with the load, this much less. The client is a minimal
+keep-alive HTTP/1.1 one on uvloop (one connection per client), so that on this 2-core machine
+it takes as little CPU from the server as it can.
 
     .venv/bin/python bench/api.py                       # 1,000 accounts x 100 = 100k
     .venv/bin/python bench/api.py --accounts 100 --seconds 3   # a quick look
@@ -174,11 +176,36 @@ async def wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not become ready")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the live process `pid` and its children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(k) for k in f.read().split())
+        except FileNotFoundError:  # exited meanwhile, or no /proc: counts as nothing
+            pass
+    return total
+
+
 @dataclass
 class Result:
     latencies: list[float]
     seconds: float
     errors: int
+    server_cpu: float = 0.0  # CPU seconds the server processes used during the run
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request: unlike latency, barely moved by other load on the machine."""
+        return self.server_cpu / max(1, len(self.latencies) + self.errors) * 1000
 
     def pct(self, q: float) -> float:
         xs = sorted(self.latencies)
@@ -229,7 +256,7 @@ class Connection:
 
 
 async def run_load(
-    port: int, kind: str, targets: list[Target], clients: int, seconds: float
+    port: int, server: int, kind: str, targets: list[Target], clients: int, seconds: float
 ) -> Result:
     rng = random.Random(clients * 7919 + hash(kind) % 1000)
     latencies: list[float] = []
@@ -268,6 +295,7 @@ async def run_load(
         for i in range(min(20, clients * 2)):  # warm the pool and the keys
             await one(conns[i % clients])
         latencies.clear()
+        cpu_before = tree_cpu(server)
         deadline = time.perf_counter() + seconds
         began = time.perf_counter()
 
@@ -277,10 +305,11 @@ async def run_load(
 
         await asyncio.gather(*(worker(c) for c in conns))
         took = time.perf_counter() - began
+        server_cpu = tree_cpu(server) - cpu_before
     finally:
         for c in conns:
             c.close()
-    return Result(latencies, took, errors)
+    return Result(latencies, took, errors, server_cpu)
 
 
 async def main() -> None:
@@ -336,18 +365,22 @@ async def main() -> None:
             )
             print(
                 f"{'scenario':<12} {'clients':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-                f"{'req/s':>8} {'errors':>6} {'p95/baseline':>12}"
+                f"{'req/s':>8} {'errors':>6} {'p95/baseline':>12} {'cpu ms/req':>10}"
             )
             for clients in levels:
-                baseline = await run_load(port, "healthz", targets, clients, args.seconds / 2)
+                baseline = await run_load(
+                    port, proc.pid, "healthz", targets, clients, args.seconds / 2
+                )
                 rows = [("healthz", baseline)]
                 for kind in scenarios:
-                    rows.append((kind, await run_load(port, kind, targets, clients, args.seconds)))
+                    result = await run_load(port, proc.pid, kind, targets, clients, args.seconds)
+                    rows.append((kind, result))
                 for kind, r in rows:
                     ratio = r.pct(0.95) / baseline.pct(0.95)
                     print(
                         f"{kind:<12} {clients:>7} {r.pct(0.50):>8.1f} {r.pct(0.95):>8.1f} "
-                        f"{r.pct(0.99):>8.1f} {r.rps:>8.0f} {r.errors:>6} {ratio:>11.1f}x"
+                        f"{r.pct(0.99):>8.1f} {r.rps:>8.0f} {r.errors:>6} {ratio:>11.1f}x "
+                        f"{r.cpu_ms:>10.2f}"
                     )
                 print()
         finally:

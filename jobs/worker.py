@@ -24,7 +24,9 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     assert settings.database_url is not None
     ctx["settings"] = settings
     ctx["engine"] = make_engine(
-        settings.database_url, pool_size=4, application_name="linkinsights-worker"
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        application_name="linkinsights-worker",
     )
     ctx["sessionmaker"] = make_sessionmaker(ctx["engine"])
 
