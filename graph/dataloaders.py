@@ -9,9 +9,9 @@ the viewer's account, so a foreign id loads as None, exactly like a missing one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,40 +32,33 @@ from graph.prediction_loaders import CalibrationKey
 K = TypeVar("K")
 V = TypeVar("V")
 
-Fetch = Callable[[Db, uuid.UUID, list[K]], Awaitable[dict[K, V]]]
-
 
 class AccountLoader(DataLoader[K, V | None]):
-    """A loader whose batch is one SQL statement scoped to one account. Values read another
-    way (a page's rows and jobs) are handed over with `prime`."""
+    """A loader whose batch is one SQL statement scoped to the viewer's account: `fetch`
+    returns what it found by key, and a key it did not find loads as `missing()`. Values read
+    another way (a page's rows and jobs) are handed over with `prime`."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        account_id: uuid.UUID,
-        fetch: Callable[[Db, uuid.UUID, list[K]], Awaitable[dict[K, Any]]],
-        default: Callable[[], Any] | None = None,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, account_id: uuid.UUID) -> None:
         super().__init__()
         self.engine = engine
         self.account_id = account_id
-        self.fetch = fetch
-        self.default = default
+
+    async def fetch(self, db: Db, keys: list[K]) -> dict[K, V]:
+        raise NotImplementedError
+
+    def missing(self) -> V | None:
+        return None
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
         unique = list(dict.fromkeys(keys))
         async with self.engine.connect() as conn:
-            found = await self.fetch(conn, self.account_id, unique)
-        if self.default is None:
-            return [found.get(k) for k in keys]
-        default = self.default
-        return [found[k] if k in found else default() for k in keys]
+            found = await self.fetch(conn, unique)
+        return [found[k] if k in found else self.missing() for k in keys]
 
 
-async def _applications(
-    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
-) -> dict[uuid.UUID, ApplicationRow]:
-    return await app_db.applications_by_ids(s, account_id=account, ids=ids)
+class ApplicationByIdLoader(AccountLoader[uuid.UUID, ApplicationRow]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, ApplicationRow]:
+        return await app_db.applications_by_ids(db, account_id=self.account_id, ids=keys)
 
 
 # (application id, with its job, with its metrics)
@@ -92,20 +85,101 @@ async def _bundles(
     return out
 
 
-async def _jobs(s: Db, account: uuid.UUID, ids: list[uuid.UUID]) -> dict[uuid.UUID, JobRow]:
-    return await app_db.jobs_by_ids(s, account_id=account, ids=ids)
+class ApplicationBundleByIdLoader(AccountLoader[BundleKey, app_db.ApplicationBundle]):
+    """An application with its job and metrics (as the key asks) in one statement."""
+
+    async def fetch(
+        self, db: Db, keys: list[BundleKey]
+    ) -> dict[BundleKey, app_db.ApplicationBundle]:
+        return await _bundles(db, self.account_id, keys)
 
 
-async def _engagement(
-    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
-) -> dict[uuid.UUID, EngagementRow]:
-    return await engagement_by_applications(s, account_id=account, ids=ids)
+class JobByIdLoader(AccountLoader[uuid.UUID, JobRow]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, JobRow]:
+        return await app_db.jobs_by_ids(db, account_id=self.account_id, ids=keys)
 
 
-async def _history(
-    s: Db, account: uuid.UUID, ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[StatusChangeRow]]:
-    return await app_db.status_history_by_application(s, account_id=account, ids=ids)
+class StatusHistoryByApplicationLoader(AccountLoader[uuid.UUID, list[StatusChangeRow]]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, list[StatusChangeRow]]:
+        return await app_db.status_history_by_application(db, account_id=self.account_id, ids=keys)
+
+    def missing(self) -> list[StatusChangeRow]:
+        return []
+
+
+class EngagementByApplicationLoader(AccountLoader[uuid.UUID, EngagementRow]):
+    """link_click_analytics rows (issue 4); None until calculated."""
+
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, EngagementRow]:
+        return await engagement_by_applications(db, account_id=self.account_id, ids=keys)
+
+
+class LinksByApplicationLoader(AccountLoader[uuid.UUID, list[LinkRow]]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, list[LinkRow]]:
+        return await link_loaders.links_by_application(db, self.account_id, keys)
+
+    def missing(self) -> list[LinkRow]:
+        return []
+
+
+class LinkByTrackingIdLoader(AccountLoader[str, LinkRow]):
+    async def fetch(self, db: Db, keys: list[str]) -> dict[str, LinkRow]:
+        return await link_loaders.link_by_tracking_id(db, self.account_id, keys)
+
+
+class ContactsByApplicationLoader(AccountLoader[uuid.UUID, list[ContactRow]]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, list[ContactRow]]:
+        return await link_loaders.contacts_by_application(db, self.account_id, keys)
+
+    def missing(self) -> list[ContactRow]:
+        return []
+
+
+class ClickPageByApplicationLoader(AccountLoader[ClickPageKey, ClickPage]):
+    async def fetch(self, db: Db, keys: list[ClickPageKey]) -> dict[ClickPageKey, ClickPage]:
+        return await link_loaders.click_pages_by_application(db, self.account_id, keys)
+
+
+class ClickPageByLinkLoader(AccountLoader[ClickPageKey, ClickPage]):
+    async def fetch(self, db: Db, keys: list[ClickPageKey]) -> dict[ClickPageKey, ClickPage]:
+        return await link_loaders.click_pages_by_link(db, self.account_id, keys)
+
+
+class ClickCountByApplicationLoader(AccountLoader[ClickCountKey, int]):
+    async def fetch(self, db: Db, keys: list[ClickCountKey]) -> dict[ClickCountKey, int]:
+        return await link_loaders.click_counts_by_application(db, self.account_id, keys)
+
+    def missing(self) -> int:
+        return 0
+
+
+class ClickCountByLinkLoader(AccountLoader[ClickCountKey, int]):
+    async def fetch(self, db: Db, keys: list[ClickCountKey]) -> dict[ClickCountKey, int]:
+        return await link_loaders.click_counts_by_link(db, self.account_id, keys)
+
+    def missing(self) -> int:
+        return 0
+
+
+class HumanClicksByApplicationLoader(AccountLoader[uuid.UUID, list[ClickEvent]]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, list[ClickEvent]]:
+        return await prediction_loaders.human_clicks(db, self.account_id, keys)
+
+    def missing(self) -> list[ClickEvent]:
+        return []
+
+
+class CalibrationByAccountLoader(AccountLoader[CalibrationKey, Calibration]):
+    async def fetch(self, db: Db, keys: list[CalibrationKey]) -> dict[CalibrationKey, Calibration]:
+        return await prediction_loaders.calibrations(db, self.account_id, keys)
+
+
+class WebhookDeliveriesByFollowUpLoader(AccountLoader[uuid.UUID, list[DeliveryRow]]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, list[DeliveryRow]]:
+        return await prediction_loaders.webhook_deliveries(db, self.account_id, keys)
+
+    def missing(self) -> list[DeliveryRow]:
+        return []
 
 
 class Loaders:
@@ -119,71 +193,64 @@ class Loaders:
         self.engine = engine
         self.account_id = account_id
 
-    def _make(
-        self, fetch: Any, default: Callable[[], Any] | None = None
-    ) -> AccountLoader[Any, Any]:
-        return AccountLoader(self.engine, self.account_id, fetch, default)
+    @cached_property
+    def application_by_id(self) -> ApplicationByIdLoader:
+        return ApplicationByIdLoader(self.engine, self.account_id)
 
     @cached_property
-    def application_by_id(self) -> AccountLoader[uuid.UUID, ApplicationRow]:
-        return self._make(_applications)
+    def application_bundle_by_id(self) -> ApplicationBundleByIdLoader:
+        return ApplicationBundleByIdLoader(self.engine, self.account_id)
 
     @cached_property
-    def application_bundle_by_id(self) -> AccountLoader[BundleKey, app_db.ApplicationBundle]:
-        """An application with its job and metrics (as the key asks) in one statement."""
-        return self._make(_bundles)
+    def job_by_id(self) -> JobByIdLoader:
+        return JobByIdLoader(self.engine, self.account_id)
 
     @cached_property
-    def job_by_id(self) -> AccountLoader[uuid.UUID, JobRow]:
-        return self._make(_jobs)
+    def status_history_by_application(self) -> StatusHistoryByApplicationLoader:
+        return StatusHistoryByApplicationLoader(self.engine, self.account_id)
 
     @cached_property
-    def status_history_by_application(self) -> AccountLoader[uuid.UUID, list[StatusChangeRow]]:
-        return self._make(_history, list)
+    def engagement_by_application(self) -> EngagementByApplicationLoader:
+        return EngagementByApplicationLoader(self.engine, self.account_id)
 
-    # Metrics (issue 4): link_click_analytics rows, None until calculated.
+    # Ingestion (issue 3): batch functions in graph/link_loaders.py.
     @cached_property
-    def engagement_by_application(self) -> AccountLoader[uuid.UUID, EngagementRow]:
-        return self._make(_engagement)
-
-    # Ingestion (issue 3): see graph/link_loaders.py.
-    @cached_property
-    def links_by_application(self) -> AccountLoader[uuid.UUID, list[LinkRow]]:
-        return self._make(link_loaders.links_by_application, list)
+    def links_by_application(self) -> LinksByApplicationLoader:
+        return LinksByApplicationLoader(self.engine, self.account_id)
 
     @cached_property
-    def link_by_tracking_id(self) -> AccountLoader[str, LinkRow]:
-        return self._make(link_loaders.link_by_tracking_id)
+    def link_by_tracking_id(self) -> LinkByTrackingIdLoader:
+        return LinkByTrackingIdLoader(self.engine, self.account_id)
 
     @cached_property
-    def contacts_by_application(self) -> AccountLoader[uuid.UUID, list[ContactRow]]:
-        return self._make(link_loaders.contacts_by_application, list)
+    def contacts_by_application(self) -> ContactsByApplicationLoader:
+        return ContactsByApplicationLoader(self.engine, self.account_id)
 
     @cached_property
-    def click_page_by_application(self) -> AccountLoader[ClickPageKey, ClickPage]:
-        return self._make(link_loaders.click_pages_by_application)
+    def click_page_by_application(self) -> ClickPageByApplicationLoader:
+        return ClickPageByApplicationLoader(self.engine, self.account_id)
 
     @cached_property
-    def click_page_by_link(self) -> AccountLoader[ClickPageKey, ClickPage]:
-        return self._make(link_loaders.click_pages_by_link)
+    def click_page_by_link(self) -> ClickPageByLinkLoader:
+        return ClickPageByLinkLoader(self.engine, self.account_id)
 
     @cached_property
-    def click_count_by_application(self) -> AccountLoader[ClickCountKey, int]:
-        return self._make(link_loaders.click_counts_by_application, int)
+    def click_count_by_application(self) -> ClickCountByApplicationLoader:
+        return ClickCountByApplicationLoader(self.engine, self.account_id)
 
     @cached_property
-    def click_count_by_link(self) -> AccountLoader[ClickCountKey, int]:
-        return self._make(link_loaders.click_counts_by_link, int)
+    def click_count_by_link(self) -> ClickCountByLinkLoader:
+        return ClickCountByLinkLoader(self.engine, self.account_id)
 
-    # Predictions (issue 6): see graph/prediction_loaders.py.
+    # Predictions (issue 6): batch functions in graph/prediction_loaders.py.
     @cached_property
-    def human_clicks_by_application(self) -> AccountLoader[uuid.UUID, list[ClickEvent]]:
-        return self._make(prediction_loaders.human_clicks, list)
-
-    @cached_property
-    def calibration_by_account(self) -> AccountLoader[CalibrationKey, Calibration]:
-        return self._make(prediction_loaders.calibrations)
+    def human_clicks_by_application(self) -> HumanClicksByApplicationLoader:
+        return HumanClicksByApplicationLoader(self.engine, self.account_id)
 
     @cached_property
-    def webhook_deliveries_by_follow_up(self) -> AccountLoader[uuid.UUID, list[DeliveryRow]]:
-        return self._make(prediction_loaders.webhook_deliveries, list)
+    def calibration_by_account(self) -> CalibrationByAccountLoader:
+        return CalibrationByAccountLoader(self.engine, self.account_id)
+
+    @cached_property
+    def webhook_deliveries_by_follow_up(self) -> WebhookDeliveriesByFollowUpLoader:
+        return WebhookDeliveriesByFollowUpLoader(self.engine, self.account_id)
