@@ -13,8 +13,14 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
 
+from db.engine import async_url, make_engine
 from db.migrate import downgrade, upgrade
+from db.sqlscript import run_script
+from db.tables import metadata
 
 # SPEC §2 (0001) and 0002. Later migrations may add more; these must all be there.
 SPEC_TABLES = {
@@ -349,3 +355,57 @@ async def test_offer_in_history_counts_as_interview_and_offer(conn) -> None:
         app_id,
     )
     assert (row["reached_interview"], row["reached_offer"]) == (True, True)
+
+
+# --- scripts run as PostgreSQL parses them (db/sqlscript.py) ------------------------------
+
+SCRIPT = """
+-- a comment; with a semicolon
+CREATE TEMPORARY TABLE script_notes (note text);
+INSERT INTO script_notes VALUES ('one; two'), ($q$three; 'four'$q$);
+CREATE FUNCTION pg_temp.script_echo(x text) RETURNS text LANGUAGE plpgsql AS $body$
+BEGIN
+  RETURN x || ';';
+END;
+$body$;
+INSERT INTO script_notes SELECT pg_temp.script_echo('five')
+"""
+
+
+async def test_run_script_keeps_semicolons_in_literals_and_dollar_bodies(engine) -> None:
+    async with engine.connect() as conn:
+        await conn.run_sync(run_script, SCRIPT)
+        rows = await conn.execute(text("SELECT note FROM script_notes ORDER BY note"))
+        assert [r.note for r in rows] == ["five;", "one; two", "three; 'four'"]
+        await conn.rollback()
+
+
+# --- db/tables.py mirrors the migrated schema ---------------------------------------------
+
+
+def _mirrored(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object):
+    # Indexes and defaults live only in the migrations (see db/tables.py).
+    return type_ != "index"
+
+
+async def test_tables_py_matches_the_migrated_database(scratch_url: str) -> None:
+    await upgrade(scratch_url)
+    engine = make_engine(async_url(scratch_url), pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(
+                        sync,
+                        opts={
+                            "compare_type": True,
+                            "compare_server_default": False,
+                            "include_object": _mirrored,
+                        },
+                    ),
+                    metadata,
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []
