@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         default=False,
         description="Take the client IP from X-Forwarded-For (only behind a trusted proxy)",
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="With TRUST_FORWARDED_FOR: the proxies (comma-separated addresses or "
+        "networks, * for any) whose X-Forwarded-For is believed",
+    )
     session_cookie_name: str = "li_sid"
     dashboard_hosts: list[str] = Field(default_factory=list)
     log_level: str = "INFO"

@@ -1,8 +1,9 @@
 """`linkinsights api` as it runs in production: several worker processes on one port.
 
-The processes are real (`linkinsights api` in a subprocess, uvicorn's worker supervisor), so
-this covers what unit tests of the app cannot: every worker builds its app from the
-environment the parent resolved, answers authenticated queries, and all stop on SIGTERM.
+The processes are real (`linkinsights api` in a subprocess, gunicorn with the uvicorn worker),
+so this covers what unit tests of the app cannot: every worker builds its app from the
+environment the parent resolved, answers authenticated queries, believes X-Forwarded-For only
+as configured, and all stop on SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ import asyncio
 import contextlib
 import gc
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
+from redis.asyncio import Redis
+from sqlalchemy import text
 
 from linkinsights.server import (
     GC_THRESHOLDS,
@@ -108,15 +113,21 @@ def _counter(metrics: str, name: str) -> float:
 
 
 async def _start_api(
-    database_url: str, redis_url: str, port: int, log_level: str = "WARNING"
+    database_url: str,
+    redis_url: str,
+    port: int,
+    log_level: str = "WARNING",
+    workers: int = 2,
+    **settings: str,
 ) -> asyncio.subprocess.Process:
     """`linkinsights api` with two worker processes, as a newcomer's shell would start it."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "API_WORKERS": "2",
+        "API_WORKERS": str(workers),
         "LOG_LEVEL": log_level,
+        **{name.upper(): value for name, value in settings.items()},
     }
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "linkinsights", "api", "--port", str(port), env=env, cwd=ROOT
@@ -147,15 +158,11 @@ async def _stop(proc: asyncio.subprocess.Process) -> int:
 
 
 def _worker_pids(pid: int) -> list[int]:
-    """The uvicorn worker processes under `pid` (not the resource tracker that
-    multiprocessing also starts). `-ww`: full command lines, whatever the terminal width."""
+    """The worker processes gunicorn forked under `pid`."""
     out = subprocess.run(
-        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     )
-    return [int(line.split()[0]) for line in out.stdout.splitlines() if "spawn_main" in line]
+    return [int(line) for line in out.stdout.split()]
 
 
 def _tcp_sockets(port: int) -> dict[int, tuple[str, str]]:
@@ -285,3 +292,79 @@ async def test_api_workers_that_cannot_start_make_the_command_fail(database_url,
         await proc.wait()
         pytest.fail("the API kept running without a database")
     assert code == 3  # uvicorn's startup failure, as with a single process
+
+
+CREATE_APP = "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }"
+CREATE_LINK = """mutation($i: CreateTrackedLinkInput!) {
+  createTrackedLink(input: $i) { trackingId } }"""
+
+
+async def _new_link(gql: Any, key: str) -> str:
+    app_id = (await gql(CREATE_APP, {"i": {}}, key=key))["data"]["createApplication"]["id"]
+    link = {
+        "applicationId": app_id,
+        "linkFunction": "LinkedIn",
+        "linkType": "profile",
+        "originalUrl": "https://example.com/me",
+    }
+    body = await gql(CREATE_LINK, {"i": link}, key=key)
+    return str(body["data"]["createTrackedLink"]["trackingId"])
+
+
+async def _stored_ip(sessionmaker: Any, tracking_id: str) -> str:
+    """The IP address of the link's one click, once the API has flushed it."""
+    deadline = time.monotonic() + 30
+    while True:
+        async with sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    text("SELECT host(ip_address) AS ip FROM link_clicks WHERE tracking_id = :t"),
+                    {"t": tracking_id},
+                )
+            ).all()
+        if rows:
+            assert len(rows) == 1
+            return str(rows[0].ip)
+        assert time.monotonic() < deadline, "the click was never stored"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("workers", "env", "believed"),
+    [
+        (2, {}, False),  # uvicorn's own default would believe a loopback peer
+        (1, {}, False),
+        (2, {"trust_forwarded_for": "true"}, True),  # FORWARDED_ALLOW_IPS: 127.0.0.1
+        (1, {"trust_forwarded_for": "true", "forwarded_allow_ips": "10.9.8.7"}, False),
+    ],
+)
+async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
+    database_url, redis_url, gql, api_key, sessionmaker, workers, env, believed
+):
+    """A peer on 127.0.0.1 claims another address in X-Forwarded-For: the rate limiter (and
+    /track) use it only with TRUST_FORWARDED_FOR and from a FORWARDED_ALLOW_IPS address."""
+    claimed = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    tracking_id = await _new_link(gql, api_key)
+    port = _free_port()
+    proc = await _start_api(database_url, redis_url, port, workers=workers, **env)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            await _wait_ready(proc, client)
+            spoofed = {"x-forwarded-for": claimed}
+            # Unauthenticated introspection counts against the client's IP.
+            r = await client.post("/graphql", json={"query": "{ __typename }"}, headers=spoofed)
+            assert r.status_code == 200
+            track = await client.get(f"/track/{tracking_id}", headers=spoofed)
+            assert track.status_code == 302
+        buckets = [k async for k in redis.scan_iter(match=f"linkinsights:rl:ip:{claimed}:*")]
+        assert bool(buckets) is believed
+        if not env.get("forwarded_allow_ips"):
+            # With a proxy not allowed, /track still reads the header itself (graph/track.py).
+            assert await _stored_ip(sessionmaker, tracking_id) == (
+                claimed if believed else "127.0.0.1"
+            )
+    finally:
+        await redis.aclose()
+        # One process is plain uvicorn, which ends by re-raising the SIGTERM it handled.
+        assert await _stop(proc) in (0, -signal.SIGTERM)
