@@ -1,4 +1,4 @@
-"""The demo-data generator (db/demo.py): deterministic, consistent with the schema's rules,
+"""The demo data (demo/, loaded by db/demo.py): deterministic, consistent with the schema's rules,
 and realistic where the analytics look (local business hours, bots, engagement -> interviews)."""
 
 from __future__ import annotations
