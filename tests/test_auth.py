@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+
+from waiting import eventually
 
 from db import accounts as accounts_db
 from domain.apikeys import hash_key
@@ -125,11 +126,8 @@ async def test_key_use_is_written_within_the_interval_and_at_close(
 
     usage = KeyUsage(sessionmaker, interval=0.05)
     usage.seen(ids[0])
-    for _ in range(200):  # the timer writes it; bounded so that a hang fails
-        if await _last_used(sessionmaker, first) is not None:
-            break
-        await asyncio.sleep(0.02)
-    assert await _last_used(sessionmaker, first) is not None
+    # The timer writes it.
+    await eventually(lambda: _last_used(sessionmaker, first), what="the key's last use")
 
     closing = KeyUsage(sessionmaker, interval=3600)
     closing.seen(ids[1])
@@ -162,10 +160,7 @@ async def test_key_noted_while_a_write_is_under_way_is_written_by_the_next_round
 
     usage = KeyUsage(sessionmaker_noting_another_key, interval=0.05)
     usage.seen(ids[first])
-    for _ in range(200):  # bounded so that a hang fails
-        if await _last_used(sessionmaker, second) is not None:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: _last_used(sessionmaker, second), what="the second key's last use")
     assert noted
     assert await _last_used(sessionmaker, first) is not None
     assert await _last_used(sessionmaker, second) is not None

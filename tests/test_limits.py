@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 from conftest import build_app
+from starlette.applications import Starlette
 
 import db.applications
 import graph.ratelimit
@@ -34,8 +36,11 @@ def _nested(depth: int) -> str:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = build_app(settings)
+async def running_app(
+    settings: Settings, application: Starlette | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `application` (or of a new app with `settings`) while its lifespan runs."""
+    application = application or build_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application, client=("198.51.100.9", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -315,6 +320,23 @@ class HeldSummary:
 SUMMARY_QUERY = {"query": "{ engagementSummary { totalApplications } }"}
 
 
+class SlotWaits:
+    """`waiting` is set when a request finds every GraphQL slot of the app taken."""
+
+    def __init__(self, application: Starlette, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.waiting = asyncio.Event()
+        slots = application.state.resources.slots
+        assert isinstance(slots, asyncio.Semaphore)
+        acquire = slots.acquire
+
+        async def noting_acquire() -> bool:
+            if slots.locked():
+                self.waiting.set()
+            return await acquire()
+
+        monkeypatch.setattr(slots, "acquire", noting_acquire)
+
+
 async def test_graphql_requests_beyond_the_slots_wait_their_turn(
     settings, make_account, make_key, monkeypatch
 ):
@@ -323,11 +345,14 @@ async def test_graphql_requests_beyond_the_slots_wait_their_turn(
     summary = HeldSummary(monkeypatch)
     key = await make_key(await make_account(name="one slot"))
     headers = {"Authorization": f"Bearer {key}"}
-    async with running_app(settings.model_copy(update={"graphql_concurrency": 1})) as client:
+    application = build_app(settings.model_copy(update={"graphql_concurrency": 1}))
+    async with running_app(settings, application) as client:
+        turns = SlotWaits(application, monkeypatch)
         first = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
         second = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
         await asyncio.wait_for(summary.entered.wait(), timeout=10)
-        await asyncio.sleep(0.2)  # time enough for the second to start, were it allowed to
+        # The second request reaches the slot while the first holds it, and waits there.
+        await asyncio.wait_for(turns.waiting.wait(), timeout=10)
         assert summary.started == [0]
         summary.release.set()
         responses = await asyncio.wait_for(asyncio.gather(first, second), timeout=10)

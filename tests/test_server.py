@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import pytest
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from sqlalchemy import text
+from waiting import eventually
 
 from linkinsights.server import (
     GC_THRESHOLDS,
@@ -135,16 +135,14 @@ async def _start_api(
 
 
 async def _wait_ready(proc: asyncio.subprocess.Process, client: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 60
-    while True:
+    async def ready() -> bool:
         assert proc.returncode is None, "the API exited"
         try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
+            return (await client.get("/readyz")).status_code == 200
         except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the API did not become ready"
-        await asyncio.sleep(0.2)
+            return False
+
+    await eventually(ready, within=60, what="the API to be ready")
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> int:
@@ -313,20 +311,19 @@ async def _new_link(gql: Any, key: str) -> str:
 
 async def _stored_ip(sessionmaker: Any, tracking_id: str) -> str:
     """The IP address of the link's one click, once the API has flushed it."""
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def stored() -> list[Any]:
         async with sessionmaker() as session:
-            rows = (
+            return list(
                 await session.execute(
                     text("SELECT host(ip_address) AS ip FROM link_clicks WHERE tracking_id = :t"),
                     {"t": tracking_id},
                 )
-            ).all()
-        if rows:
-            assert len(rows) == 1
-            return str(rows[0].ip)
-        assert time.monotonic() < deadline, "the click was never stored"
-        await asyncio.sleep(0.1)
+            )
+
+    rows = await eventually(stored, what="the click to be stored")
+    assert len(rows) == 1
+    return str(rows[0].ip)
 
 
 @pytest.mark.parametrize(
