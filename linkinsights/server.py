@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.errors import HaltServer
 from uvicorn_worker import UvicornWorker
 
 from linkinsights.settings import Settings
@@ -189,7 +190,7 @@ def run_api(settings: Settings, *, host: str, port: int) -> None:
 
         configure_logging(settings.log_level)
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        _Arbiter(
+        arbiter = _Arbiter(
             {
                 "bind": [bind],
                 "workers": workers,
@@ -204,4 +205,11 @@ def run_api(settings: Settings, *, host: str, port: int) -> None:
                 "loglevel": settings.log_level.lower(),
                 "forwarded_allow_ips": ",".join(forwarded_allow_ips(settings)),
             }
-        ).run()
+        )
+        try:
+            arbiter.run()
+        except HaltServer as exc:
+            # When several workers fail to boot, gunicorn halts on the first and, while it
+            # stops the others, reaps the next failure and raises again out of its halt (a
+            # traceback and exit status 1). The status it meant is the one to exit with.
+            raise SystemExit(exc.exit_status) from None

@@ -323,7 +323,7 @@ async def test_retention_anonymises_only_old_ips(
 
     assert await anonymise_ips({"settings": settings, "sessionmaker": sessionmaker}) >= 1
     async with sessionmaker() as session:
-        rows = dict(
+        rows: dict[Any, Any] = dict(
             (
                 await session.execute(
                     text(

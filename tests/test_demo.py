@@ -347,7 +347,7 @@ async def test_engagement_raises_the_odds_of_an_interview(
 
     def rate(group: list[Any]) -> float:
         assert len(group) >= 20
-        return sum(o.reached_interview for o in group) / len(group)
+        return sum(bool(o.reached_interview) for o in group) / len(group)
 
     calendly = [o for o in outcomes if "Calendly" in o.clicked_functions]
     others = [o for o in outcomes if "Calendly" not in o.clicked_functions]

@@ -16,6 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import async_url, make_engine
 from db.migrate import downgrade, upgrade
@@ -176,7 +177,9 @@ async def _link(
     return tid
 
 
-async def test_raw_application_gets_defaults_and_first_history_row(conn) -> None:
+async def test_raw_application_gets_defaults_and_first_history_row(
+    conn: asyncpg.Connection,
+) -> None:
     account = await _account(conn)
     row = await conn.fetchrow(
         "INSERT INTO job_applications(account_id) VALUES ($1) RETURNING id, status, created_at,"
@@ -192,7 +195,7 @@ async def test_raw_application_gets_defaults_and_first_history_row(conn) -> None
     assert [(h["status"], h["changed_at"]) for h in history] == [("applied", row["created_at"])]
 
 
-async def test_raw_status_update_writes_history(conn) -> None:
+async def test_raw_status_update_writes_history(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     await conn.execute("UPDATE job_applications SET status = 'interview' WHERE id = $1", app_id)
@@ -206,7 +209,7 @@ async def test_raw_status_update_writes_history(conn) -> None:
     assert [r["status"] for r in statuses] == ["applied", "interview"]
 
 
-async def test_raw_link_takes_account_from_application(conn) -> None:
+async def test_raw_link_takes_account_from_application(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     tid = await _link(conn, app_id, "LinkedIn")
@@ -216,7 +219,7 @@ async def test_raw_link_takes_account_from_application(conn) -> None:
     assert (row["account_id"], row["is_active"], row["created_by"]) == (account, True, "system")
 
 
-async def test_raw_link_into_another_accounts_application_fails(conn) -> None:
+async def test_raw_link_into_another_accounts_application_fails(conn: asyncpg.Connection) -> None:
     mine = await _account(conn, "mine")
     theirs = await _account(conn, "theirs")
     their_app = await _application(conn, theirs)
@@ -235,7 +238,7 @@ async def test_raw_link_into_another_accounts_application_fails(conn) -> None:
     )
 
 
-async def test_raw_link_without_any_owner_fails(conn) -> None:
+async def test_raw_link_without_any_owner_fails(conn: asyncpg.Connection) -> None:
     with pytest.raises(asyncpg.NotNullViolationError, match="account_id is required"):
         await conn.execute(
             "INSERT INTO link_tracking(tracking_id, link_function, link_type, original_url,"
@@ -245,7 +248,7 @@ async def test_raw_link_without_any_owner_fails(conn) -> None:
         )
 
 
-async def test_raw_click_is_a_human_click_counted_by_the_views(conn) -> None:
+async def test_raw_click_is_a_human_click_counted_by_the_views(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     tid = await _link(conn, app_id, "Calendly")
@@ -276,14 +279,16 @@ async def test_raw_click_is_a_human_click_counted_by_the_views(conn) -> None:
     assert (row["reached_interview"], row["reached_offer"]) == (False, False)
 
 
-async def test_raw_bot_click_needs_a_reason(conn) -> None:
+async def test_raw_bot_click_needs_a_reason(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     tid = await _link(conn, await _application(conn, account), "Portfolio")
     with pytest.raises(asyncpg.CheckViolationError):
         await conn.execute("INSERT INTO link_clicks(tracking_id, is_bot) VALUES ($1, true)", tid)
 
 
-async def test_link_function_effectiveness_divides_and_counts_clicked_only(conn) -> None:
+async def test_link_function_effectiveness_divides_and_counts_clicked_only(
+    conn: asyncpg.Connection,
+) -> None:
     account = await _account(conn)
     apps = [await _application(conn, account) for _ in range(3)]
     links = [await _link(conn, a, "Calendly") for a in apps]
@@ -323,7 +328,9 @@ async def test_link_function_effectiveness_divides_and_counts_clicked_only(conn)
     assert lin["clicked_interview_rate"] is None
 
 
-async def test_interview_then_rejected_counts_as_reached_interview(conn) -> None:
+async def test_interview_then_rejected_counts_as_reached_interview(
+    conn: asyncpg.Connection,
+) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     for status in ("interview", "rejected"):
@@ -344,7 +351,7 @@ async def test_interview_then_rejected_counts_as_reached_interview(conn) -> None
     assert [h["status"] for h in history] == ["applied", "interview", "rejected"]
 
 
-async def test_offer_in_history_counts_as_interview_and_offer(conn) -> None:
+async def test_offer_in_history_counts_as_interview_and_offer(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     for status in ("offer", "withdrawn"):
@@ -372,7 +379,9 @@ INSERT INTO script_notes SELECT pg_temp.script_echo('five')
 """
 
 
-async def test_run_script_keeps_semicolons_in_literals_and_dollar_bodies(engine) -> None:
+async def test_run_script_keeps_semicolons_in_literals_and_dollar_bodies(
+    engine: AsyncEngine,
+) -> None:
     async with engine.connect() as conn:
         await conn.run_sync(run_script, SCRIPT)
         rows = await conn.execute(text("SELECT note FROM script_notes ORDER BY note"))
@@ -383,7 +392,9 @@ async def test_run_script_keeps_semicolons_in_literals_and_dollar_bodies(engine)
 # --- db/tables.py mirrors the migrated schema ---------------------------------------------
 
 
-def _mirrored(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object):
+def _mirrored(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     # Indexes and defaults live only in the migrations (see db/tables.py).
     return type_ != "index"
 

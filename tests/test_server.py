@@ -22,9 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import GraphQLClient
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from waiting import eventually
 
 from linkinsights.server import (
@@ -40,10 +42,12 @@ from linkinsights.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_available_cpus_follow_affinity_and_the_cgroup_quota(monkeypatch, tmp_path) -> None:
+def test_available_cpus_follow_affinity_and_the_cgroup_quota(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import linkinsights.server as server
 
-    monkeypatch.setattr(server.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
     cpu_max = tmp_path / "cpu.max"
     monkeypatch.setattr(server, "CGROUP_CPU_MAX", cpu_max)
     assert available_cpus() == 6  # no cgroup file: the affinity
@@ -53,12 +57,14 @@ def test_available_cpus_follow_affinity_and_the_cgroup_quota(monkeypatch, tmp_pa
     assert available_cpus() == 2  # 1.5 CPUs of quota round up to 2
     cpu_max.write_text("50000 100000\n")
     assert available_cpus() == 1
-    monkeypatch.setattr(server.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     cpu_max.write_text("400000 100000\n")
     assert available_cpus() == 1  # the affinity is the tighter bound
 
 
-def test_worker_count_zero_means_one_per_available_cpu_with_a_cap(monkeypatch) -> None:
+def test_worker_count_zero_means_one_per_available_cpu_with_a_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import linkinsights.server as server
 
     assert worker_count(Settings(api_workers=3)) == 3
@@ -69,7 +75,9 @@ def test_worker_count_zero_means_one_per_available_cpu_with_a_cap(monkeypatch) -
         Settings(api_workers=-1)
 
 
-def test_worker_environment_gives_workers_the_same_settings(monkeypatch) -> None:
+def test_worker_environment_gives_workers_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     settings = Settings(
         database_url="postgresql://u@db.example:5432/x",
         redis_url="redis://cache.example:6379/2",
@@ -118,7 +126,8 @@ async def _start_api(
     port: int,
     log_level: str = "WARNING",
     workers: int = 2,
-    **settings: str,
+    stderr: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """`linkinsights api` with two worker processes, as a newcomer's shell would start it."""
     env = {
@@ -127,10 +136,18 @@ async def _start_api(
         "REDIS_URL": redis_url,
         "API_WORKERS": str(workers),
         "LOG_LEVEL": log_level,
-        **{name.upper(): value for name, value in settings.items()},
+        **{name.upper(): value for name, value in (settings or {}).items()},
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "linkinsights", "api", "--port", str(port), env=env, cwd=ROOT
+        sys.executable,
+        "-m",
+        "linkinsights",
+        "api",
+        "--port",
+        str(port),
+        env=env,
+        cwd=ROOT,
+        stderr=stderr,
     )
 
 
@@ -187,7 +204,9 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-async def test_api_workers_listen_each_and_share_a_burst_of_connections(database_url, redis_url):
+async def test_api_workers_listen_each_and_share_a_burst_of_connections(
+    database_url: str, redis_url: str
+) -> None:
     """Each worker accepts on its own SO_REUSEPORT socket. With one shared socket, the worker
     that woke first took a whole burst of keep-alive connections and the other idled."""
     port = _free_port()
@@ -227,7 +246,7 @@ async def test_api_workers_listen_each_and_share_a_burst_of_connections(database
     assert code == 0
 
 
-async def test_api_refuses_a_port_in_use(database_url, redis_url):
+async def test_api_refuses_a_port_in_use(database_url: str, redis_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -251,7 +270,9 @@ async def test_api_refuses_a_port_in_use(database_url, redis_url):
     assert "Traceback" not in err.decode()
 
 
-async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, api_key):
+async def test_api_with_two_workers_serves_and_stops(
+    database_url: str, redis_url: str, api_key: str
+) -> None:
     port = _free_port()
     proc = await _start_api(database_url, redis_url, port)
     try:
@@ -280,16 +301,21 @@ async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, ap
     assert code == 0
 
 
-async def test_api_workers_that_cannot_start_make_the_command_fail(database_url, redis_url):
+async def test_api_workers_that_cannot_start_make_the_command_fail(
+    database_url: str, redis_url: str
+) -> None:
     missing = database_url.rsplit("/", 1)[0] + "/li_no_such_database"
-    proc = await _start_api(missing, redis_url, _free_port(), log_level="CRITICAL")
+    proc = await _start_api(
+        missing, redis_url, _free_port(), log_level="CRITICAL", stderr=asyncio.subprocess.PIPE
+    )
     try:
-        code = await asyncio.wait_for(proc.wait(), timeout=60)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     except TimeoutError:
         proc.kill()
         await proc.wait()
         pytest.fail("the API kept running without a database")
-    assert code == 3  # uvicorn's startup failure, as with a single process
+    assert proc.returncode == 3  # a worker failed to boot; uvicorn's startup failure is 3 too
+    assert b"Traceback" not in err
 
 
 CREATE_APP = "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }"
@@ -336,14 +362,21 @@ async def _stored_ip(sessionmaker: Any, tracking_id: str) -> str:
     ],
 )
 async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
-    database_url, redis_url, gql, api_key, sessionmaker, workers, env, believed
-):
+    database_url: str,
+    redis_url: str,
+    gql: GraphQLClient,
+    api_key: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workers: int,
+    env: dict[str, str],
+    believed: bool,
+) -> None:
     """A peer on 127.0.0.1 claims another address in X-Forwarded-For: the rate limiter (and
     /track) use it only with TRUST_FORWARDED_FOR and from a FORWARDED_ALLOW_IPS address."""
     claimed = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
     tracking_id = await _new_link(gql, api_key)
     port = _free_port()
-    proc = await _start_api(database_url, redis_url, port, workers=workers, **env)
+    proc = await _start_api(database_url, redis_url, port, workers=workers, settings=env)
     redis = Redis.from_url(redis_url)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
