@@ -14,6 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import next_cron
 from batch_fixtures import App, Click, load
 from cronsim import CronSim
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -283,6 +284,8 @@ def test_cron_schedules_keep_day_of_month_or_day_of_week_apart() -> None:
     for bad in ("0 2 * *", "60 2 * * *", "0 24 * * *", "a * * * *", "0 2 L * *", "0 2 * * 5#2"):
         with pytest.raises(ValueError, match="cron expression"):
             cron_schedules(bad)
+    with pytest.raises(ValidationError, match="L, W and # are not supported"):
+        Settings(nightly_cron="0 2 L * *")
 
 
 def test_worker_schedules_nightly_and_retention() -> None:
