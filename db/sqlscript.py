@@ -1,38 +1,19 @@
-"""Split a SQL script into statements, so migrations can run them one by one.
+"""Run a SQL script (several statements) in a migration, as PostgreSQL itself parses it.
 
-asyncpg prepares every statement, and a prepared statement holds exactly one command. The
-split respects `$$`-quoted function bodies and `--` comments; that covers our own scripts.
+SQLAlchemy's asyncpg dialect prepares each statement, and a prepared statement holds one
+command. asyncpg's `execute` without arguments sends the whole script in PostgreSQL's simple
+query protocol, so semicolons inside string literals, `$tag$` bodies and comments stay where
+they are, without any splitting of our own.
 """
 
 from __future__ import annotations
 
+from sqlalchemy.engine import AdaptedConnection, Connection
 
-def split_statements(script: str) -> list[str]:
-    statements: list[str] = []
-    current: list[str] = []
-    in_dollar = False
-    i = 0
-    while i < len(script):
-        if not in_dollar and script.startswith("--", i):
-            end = script.find("\n", i)
-            i = len(script) if end == -1 else end + 1
-            current.append("\n")
-            continue
-        if script.startswith("$$", i):
-            in_dollar = not in_dollar
-            current.append("$$")
-            i += 2
-            continue
-        ch = script[i]
-        if ch == ";" and not in_dollar:
-            stmt = "".join(current).strip()
-            if stmt:
-                statements.append(stmt)
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    tail = "".join(current).strip()
-    if tail:
-        statements.append(tail)
-    return statements
+
+def run_script(connection: Connection, script: str) -> None:
+    """Execute `script` on `connection` (sync, inside Alembic's transaction)."""
+    # SQLAlchemy's documented way to await a driver method from the sync (greenlet) side.
+    adapted = connection.connection.dbapi_connection
+    assert isinstance(adapted, AdaptedConnection), "an asyncio driver (asyncpg) is expected"
+    adapted.run_async(lambda driver: driver.execute(script))

@@ -1,4 +1,9 @@
-"""Table metadata (SQLAlchemy Core). The migrations own the DDL; this mirrors it for queries."""
+"""Table metadata (SQLAlchemy Core). The migrations own the DDL; this mirrors it for queries.
+
+tests/test_migrations.py compares it with the migrated database (tables, columns, types,
+nullability, keys), so the two cannot drift. Indexes and column defaults live only in the
+migrations: queries never name an index, and inserts leave defaults to PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -39,10 +44,15 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column(
+        "account_id",
+        UUID(as_uuid=True),
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("name", Text, nullable=False),
     Column("prefix", Text, nullable=False),
-    Column("key_hash", Text, nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True),
     Column("scopes", ARRAY(Text), nullable=False),
     Column("created_at", TZ, nullable=False),
     Column("last_used_at", TZ),
@@ -53,7 +63,12 @@ jobs = Table(
     "jobs",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column(
+        "account_id",
+        UUID(as_uuid=True),
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("title", Text, nullable=False),
     Column("company", Text),
     Column("url", Text),
@@ -65,8 +80,13 @@ job_applications = Table(
     "job_applications",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
-    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id")),
+    Column(
+        "account_id",
+        UUID(as_uuid=True),
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="SET NULL")),
     Column("status", Text, nullable=False),
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
@@ -83,7 +103,12 @@ application_status_history = Table(
     "application_status_history",
     metadata,
     Column("id", BigInteger, primary_key=True),
-    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column(
+        "application_id",
+        UUID(as_uuid=True),
+        ForeignKey("job_applications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("status", Text, nullable=False),
     Column("changed_at", TZ, nullable=False),
 )
@@ -92,9 +117,16 @@ link_tracking = Table(
     "link_tracking",
     metadata,
     Column("tracking_id", String(100), primary_key=True),
-    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
-    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id")),
-    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column(
+        "account_id",
+        UUID(as_uuid=True),
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="SET NULL")),
+    Column(
+        "application_id", UUID(as_uuid=True), ForeignKey("job_applications.id", ondelete="CASCADE")
+    ),
     Column("link_function", String(50), nullable=False),
     Column("link_type", String(50), nullable=False),
     Column("original_url", String(1000), nullable=False),
@@ -109,7 +141,12 @@ link_clicks = Table(
     "link_clicks",
     metadata,
     Column("click_id", UUID(as_uuid=True), primary_key=True),
-    Column("tracking_id", String(100), ForeignKey("link_tracking.tracking_id"), nullable=False),
+    Column(
+        "tracking_id",
+        String(100),
+        ForeignKey("link_tracking.tracking_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("clicked_at", TZ, nullable=False),
     Column("ip_address", INET),
     Column("user_agent", Text),
@@ -126,8 +163,10 @@ link_click_analytics = Table(
     "link_click_analytics",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
-    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id")),
+    Column(
+        "application_id", UUID(as_uuid=True), ForeignKey("job_applications.id", ondelete="CASCADE")
+    ),
+    Column("job_id", UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="SET NULL")),
     Column("time_to_first_click", Interval),
     Column("hours_to_first_click", Numeric(10, 2)),
     Column("time_between_first_last_click", Interval),
@@ -143,13 +182,19 @@ link_click_analytics = Table(
     Column("calculated_at", TZ),
     Column("created_at", TZ),
     Column("updated_at", TZ),
+    comment="Pre-calculated behavioral metrics for link click analysis",
 )
 
 application_contacts = Table(
     "application_contacts",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column(
+        "application_id",
+        UUID(as_uuid=True),
+        ForeignKey("job_applications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("email", Text, nullable=False),
     Column("name", Text),
     Column("role", Text),
@@ -163,7 +208,7 @@ engagement_tracking = Table(
     Column(
         "campaign_contact_id",
         UUID(as_uuid=True),
-        ForeignKey("application_contacts.id"),
+        ForeignKey("application_contacts.id", ondelete="CASCADE"),
         nullable=False,
     ),
     Column("event_type", Text, nullable=False),
@@ -180,8 +225,10 @@ analytics_runs = Table(
     "analytics_runs",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id")),
-    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id")),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id", ondelete="CASCADE")),
+    Column(
+        "application_id", UUID(as_uuid=True), ForeignKey("job_applications.id", ondelete="CASCADE")
+    ),
     Column("as_of", TZ),
     Column("kind", Text, nullable=False),
     Column("status", Text, nullable=False),
@@ -197,18 +244,38 @@ analytics_runs = Table(
 analytics_run_chunks = Table(
     "analytics_run_chunks",
     metadata,
-    Column("run_id", UUID(as_uuid=True), ForeignKey("analytics_runs.id"), primary_key=True),
+    Column(
+        "run_id",
+        UUID(as_uuid=True),
+        ForeignKey("analytics_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     Column("chunk_no", Integer, primary_key=True),
     Column("applications", Integer, nullable=False),
     Column("finished_at", TZ),
+    # The applications with id_from <= id <= id_to (of the run's account, if any).
+    Column("id_from", UUID(as_uuid=True)),
+    Column("id_to", UUID(as_uuid=True)),
+    Column("started_at", TZ),
+    Column("attempts", Integer, nullable=False),
 )
 
 follow_ups = Table(
     "follow_ups",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
-    Column("application_id", UUID(as_uuid=True), ForeignKey("job_applications.id"), nullable=False),
+    Column(
+        "account_id",
+        UUID(as_uuid=True),
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "application_id",
+        UUID(as_uuid=True),
+        ForeignKey("job_applications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("reason", Text, nullable=False),
     Column("recommended_action", Text),
     Column("engagement_score", Integer),
@@ -221,8 +288,13 @@ webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
-    Column("follow_up_id", UUID(as_uuid=True), ForeignKey("follow_ups.id")),
+    Column(
+        "account_id",
+        UUID(as_uuid=True),
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("follow_up_id", UUID(as_uuid=True), ForeignKey("follow_ups.id", ondelete="CASCADE")),
     Column("url", Text, nullable=False),
     Column("event", Text, nullable=False),
     Column("attempt", Integer, nullable=False),

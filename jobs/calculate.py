@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db import analytics_runs as runs_db
 from db import follow_ups as follow_ups_db
 from db.batch import compute_analytics
-from jobs.schedule import parse_cron
+from jobs.schedule import cron_schedules
 from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.jobs.calculate")
@@ -288,11 +288,17 @@ def analytics_functions() -> list[Function]:
     return [func(calculate_chunk, name=CHUNK_FUNCTION, max_tries=CHUNK_MAX_TRIES + 1)]
 
 
-def nightly_cron_job(settings: Settings) -> CronJob:
-    return cron(
-        nightly_calculation,
-        name="nightly_calculation",
-        unique=True,
-        run_at_startup=False,
-        **parse_cron(settings.nightly_cron),
-    )
+def nightly_cron_jobs(settings: Settings) -> list[CronJob]:
+    """The nightly run on settings.nightly_cron: one arq schedule, or two when cron's "day of
+    month or day of week" needs both. They share a name, so with unique=True a minute both
+    match enqueues one job (arq's job id is the name and the time)."""
+    return [
+        cron(
+            nightly_calculation,
+            name="nightly_calculation",
+            unique=True,
+            run_at_startup=False,
+            **schedule,
+        )
+        for schedule in cron_schedules(settings.nightly_cron)
+    ]

@@ -1,52 +1,59 @@
-"""Five-field cron expressions (settings.nightly_cron) as arq ``cron()`` keyword arguments."""
+"""NIGHTLY_CRON, a five-field cron expression, as keyword arguments for arq's ``cron()``.
+
+cronsim parses the expression, so it means what it means to cron. arq requires every given
+field to match, while cron runs a job when *either* the day of month or the day of week matches
+if both are restricted: such an expression becomes two arq schedules (see cron_schedules).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-# (name of the arq argument, lowest, highest) for minute hour day-of-month month day-of-week
-_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 7))
+from cronsim import CronSim, CronSimError
+
+_ALL_MINUTES = set(range(60))
+_ALL_HOURS = set(range(24))
+_ALL_DAYS = set(range(1, 32))
+_ALL_MONTHS = set(range(1, 13))
+_ALL_WEEKDAYS = set(range(8))  # cron's 0 and 7 are both Sunday
 
 
-def _values(field: str, low: int, high: int) -> set[int]:
-    values: set[int] = set()
-    for part in field.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-            if step < 1:
-                raise ValueError(f"bad step in {field!r}")
-        if part == "*":
-            start, stop = low, high
-        elif "-" in part:
-            a, b = part.split("-", 1)
-            start, stop = int(a), int(b)
-        else:
-            start = int(part)
-            stop = high if step > 1 else start
-        if not low <= start <= stop <= high:
-            raise ValueError(f"{field!r} is outside {low}-{high}")
-        values.update(range(start, stop + 1, step))
+def _plain(values: set[Any], field: str, expression: str) -> set[int]:
+    """The field's values, refusing what arq's sets cannot say (L, W, #)."""
+    if not all(isinstance(v, int) and v >= 0 for v in values):
+        raise ValueError(
+            f"cron expression {expression!r}: arq cannot schedule the {field} field "
+            "(L, W and # are not supported)"
+        )
     return values
 
 
-def parse_cron(expression: str) -> dict[str, Any]:
-    """``"0 2 * * *"`` -> ``{"minute": {0}, "hour": {2}}`` (unrestricted fields left out).
+def cron_schedules(expression: str) -> list[dict[str, Any]]:
+    """``"0 2 * * *"`` -> ``[{"minute": {0}, "hour": {2}}]``: one dict of ``cron()`` keyword
+    arguments per arq schedule, unrestricted fields left out.
 
-    Day of week follows cron (0 or 7 = Sunday) and is converted to arq's (0 = Monday). arq
-    requires every given field to match, so a restricted day of month *and* day of week mean
-    both, not either as in Vixie cron.
+    Raises ValueError for an expression cron would not accept or arq cannot express.
     """
-    fields = expression.split()
-    if len(fields) != 5:
+    if len(expression.split()) != 5:
         raise ValueError(f"a cron expression has 5 fields, got {expression!r}")
-    kwargs: dict[str, Any] = {}
-    for text, (name, low, high) in zip(fields, _FIELDS, strict=True):
-        if text == "*":
-            continue
-        values = _values(text, low, high)
-        if name == "weekday":
-            values = {(v + 6) % 7 for v in values}
-        kwargs[name] = values
-    return kwargs
+    try:
+        parsed = CronSim(expression, datetime(2000, 1, 1, tzinfo=UTC))
+    except CronSimError as exc:
+        raise ValueError(f"cron expression {expression!r}: {exc}") from None
+    common: dict[str, Any] = {}
+    for name, values, every in (
+        ("minute", parsed.minutes, _ALL_MINUTES),
+        ("hour", parsed.hours, _ALL_HOURS),
+        ("month", parsed.months, _ALL_MONTHS),
+    ):
+        if set(values) != every:
+            common[name] = _plain(values, name, expression)
+    days = _plain(parsed.days, "day-of-month", expression)
+    # cron counts Sunday as 0 (or 7), arq as 6 with Monday 0.
+    weekdays = _plain(parsed.weekdays, "day-of-week", expression)
+    by_day = {"day": days} if days != _ALL_DAYS else {}
+    by_weekday = {"weekday": {(v + 6) % 7 for v in weekdays}} if weekdays != _ALL_WEEKDAYS else {}
+    if parsed.day_and or not (by_day and by_weekday):
+        return [{**common, **by_day, **by_weekday}]
+    return [{**common, **by_day}, {**common, **by_weekday}]

@@ -11,7 +11,7 @@ from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
 
 from db.engine import make_engine, make_sessionmaker
-from jobs.calculate import analytics_functions, nightly_cron_job
+from jobs.calculate import analytics_functions, nightly_cron_jobs
 from jobs.tasks import anonymise_ips
 from jobs.webhooks import webhook_function
 from linkinsights.settings import Settings, get_settings
@@ -46,7 +46,7 @@ def cron_jobs(settings: Settings) -> list[Any]:
         # Retention: once a day, at a quiet time; unique so only one worker runs it.
         cron(anonymise_ips, hour={3}, minute={17}, unique=True, run_at_startup=False),
         # Analytics for every application (settings.nightly_cron, seed "0 2 * * *").
-        nightly_cron_job(settings),
+        *nightly_cron_jobs(settings),
     ]
 
 

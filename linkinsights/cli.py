@@ -258,14 +258,12 @@ def api(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run the HTTP API (uvicorn) alone; API_WORKERS processes (0 = one per CPU core)."""
-    from graph.observability import configure_logging
     from linkinsights.runtime import services
     from linkinsights.server import run_api
 
     base = get_settings()
     try:
         with services(base) as (settings, _svc):
-            configure_logging(settings.log_level)
             run_api(settings, host=host or settings.host, port=port or settings.port)
     except EmbeddedError as exc:
         raise fail(f"could not start the embedded services: {exc}") from exc

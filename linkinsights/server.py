@@ -1,7 +1,9 @@
 """Serving the HTTP app: uvicorn on uvloop + httptools, one or more worker processes.
 
 `linkinsights api` (and so `linkinsights serve`) and the benchmarks all start the API here, so
-what is measured is what runs.
+what is measured is what runs. One process is plain `uvicorn.run`; several are gunicorn's
+arbiter with the uvicorn worker (uvicorn's documented way to supervise workers): it restarts
+a worker that dies and exits with status 3 when a worker cannot start.
 """
 
 from __future__ import annotations
@@ -11,8 +13,14 @@ import json
 import math
 import os
 import socket
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.errors import HaltServer
+from uvicorn_worker import UvicornWorker
 
 from linkinsights.settings import Settings
 
@@ -22,6 +30,8 @@ from linkinsights.settings import Settings
 # (and DB_POOL_SIZE) explicitly to go further.
 MAX_DEFAULT_WORKERS = 2
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # "<quota> <period>" or "max <period>"
+# Seconds in-flight requests get after SIGTERM before their connections are closed.
+GRACEFUL_SECONDS = 3
 
 
 def available_cpus() -> int:
@@ -61,6 +71,11 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def forwarded_allow_ips(settings: Settings) -> list[str]:
+    """The proxies whose X-Forwarded-For uvicorn believes (only with trust_forwarded_for)."""
+    return [ip.strip() for ip in settings.forwarded_allow_ips.split(",") if ip.strip()]
+
+
 # Collect the youngest generation every 20,000 allocations instead of Python's 700.
 GC_THRESHOLDS = (20_000, 10, 10)
 
@@ -68,16 +83,12 @@ GC_THRESHOLDS = (20_000, 10, 10)
 def settle_heap() -> None:
     """Tune the cyclic garbage collector for a request-serving process.
 
-    A full (generation 2) collection walks every live object. The API imports enough (the
-    schema, SQLAlchemy, graphql-core, the crawler patterns) that each one took ~100 ms, paused
-    one request in ~20 and set the p95. Frozen objects are never scanned again; what requests
-    allocate is collected as before (a full collection now takes ~7 ms).
-
-    With Python's default thresholds a busy process also ran hundreds of young collections a
-    second, each walking every in-flight request's objects: redirects paced at 2,000/s had a
-    p50 of 8.8 ms and p99 of 35 ms, 3.4 / 17 ms with the collector off, and 4.2 / 21 ms with
-    GC_THRESHOLDS; one application at 10 clients went from 174 to 227 req/s. Garbage cycles
-    live a little longer; memory stays flat (~115 MB per API process under load).
+    A full (generation 2) collection walks every live object, and the API imports a lot (the
+    schema, SQLAlchemy, graphql-core, the crawler patterns): freezing what is loaded keeps
+    those pauses out of request latency. With Python's default thresholds a busy process
+    also runs hundreds of young collections a second, each walking every in-flight
+    request's objects; GC_THRESHOLDS makes them rarer. Garbage cycles live a little longer.
+    The README's performance section has the measurements.
     """
     gc.collect()
     gc.freeze()
@@ -85,7 +96,7 @@ def settle_heap() -> None:
 
 
 def app_for_worker() -> object:
-    """The factory each uvicorn worker process calls: settings from its environment."""
+    """What each worker process serves: settings from its environment."""
     from graph.app import create_app
     from graph.observability import configure_logging
 
@@ -96,47 +107,54 @@ def app_for_worker() -> object:
     return app
 
 
-def _address_family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's Config options, the same for one process and for gunicorn's workers.
 
-
-def reuseport_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port) with SO_REUSEPORT, not yet listening."""
-    sock = socket.socket(_address_family(host), socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _listen_in_this_worker(host: str, port: int, backlog: int) -> list[socket.socket]:
-    sock = reuseport_socket(host, port)
-    sock.listen(backlog)
-    sock.set_inheritable(True)
-    return [sock]
-
-
-class WorkerListeners(list[socket.socket]):
-    """What the uvicorn supervisor hands each worker instead of a shared listening socket.
-
-    The supervisor pickles its socket list into every worker process it starts (and restarts).
-    This list is empty in the supervisor; unpickled in a worker, it becomes that worker's own
-    socket listening on the port with SO_REUSEPORT. The kernel then spreads new connections
-    over the workers' sockets. With one shared socket, whichever worker woke first accepted a
-    whole burst of connections: ten keep-alive clients ended up on one worker while the other
-    idled. A worker that dies takes its socket (and only its queued connections) with it.
+    uvicorn rewrites the client address from X-Forwarded-For by default (for connections from
+    127.0.0.1): here only when TRUST_FORWARDED_FOR is set, and then only for connections from
+    FORWARDED_ALLOW_IPS. The app reads the client from the ASGI scope alone.
     """
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "proxy_headers": settings.trust_forwarded_for,
+        "forwarded_allow_ips": forwarded_allow_ips(settings),
+    }
 
-    def __init__(self, host: str, port: int, backlog: int) -> None:
+
+def _worker_class(settings: Settings) -> type[UvicornWorker]:
+    # uvicorn-worker's documented way to set uvicorn options: a subclass's CONFIG_KWARGS.
+    options = uvicorn_options(settings)
+    del options["log_config"]  # the worker hands uvicorn's loggers to gunicorn's
+    return type("ApiWorker", (UvicornWorker,), {"CONFIG_KWARGS": options})
+
+
+class _Arbiter(BaseApplication):  # type: ignore[misc]
+    """gunicorn as a library (its "custom application"): options given, app built per worker."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
         super().__init__()
-        self.address = (host, port, backlog)
 
-    def __reduce__(self) -> tuple[object, tuple[str, int, int]]:
-        return (_listen_in_this_worker, self.address)
+    def load_config(self) -> None:
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> object:
+        return app_for_worker()
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def run_api(settings: Settings, *, host: str, port: int) -> None:
@@ -145,51 +163,53 @@ def run_api(settings: Settings, *, host: str, port: int) -> None:
 
     assert settings.database_url, "resolve the services first"
     assert settings.redis_url, "resolve the services first"
-    options: dict[str, object] = {
-        "host": host,
-        "port": port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "log_config": None,
-        "access_log": False,
-        "timeout_graceful_shutdown": 3,
-    }
     workers = worker_count(settings)
     if workers == 1:
         from graph.app import create_app
+        from graph.observability import configure_logging
 
+        configure_logging(settings.log_level)
         app = create_app(settings)
         settle_heap()
-        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
         return
-    # Several processes serve the port, each on its own listening socket (WorkerListeners).
-    # Each builds its app from the environment, which must
-    # carry these settings (the services this process resolved, embedded ones included), and
-    # writes its metrics where /metrics, answered by any of them, adds them up.
-    from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
-
+    # gunicorn would retry a taken port for five seconds and then log a traceback-free but
+    # terse error; say it at once, as one process does.
+    _check_port(host, port)
+    # Each worker builds its app from the environment, which must carry these settings (the
+    # services this process resolved, embedded ones included), and writes its metrics where
+    # /metrics, answered by any of them, adds them up.
     os.environ.update(worker_environment(settings))
+    # gunicorn forks the workers from this process, so the metrics must be made after
+    # PROMETHEUS_MULTIPROC_DIR is set (prometheus_client reads it when first imported).
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client imported before the API's metrics directory")
     with tempfile.TemporaryDirectory(prefix="linkinsights-metrics-") as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        config = uvicorn.Config(
-            "linkinsights.server:app_for_worker",
-            factory=True,
-            workers=workers,
-            **options,  # type: ignore[arg-type]
+        from graph.observability import configure_logging
+
+        configure_logging(settings.log_level)
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        arbiter = _Arbiter(
+            {
+                "bind": [bind],
+                "workers": workers,
+                "worker_class": _worker_class(settings),
+                # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads
+                # new connections over them. On one shared socket, whichever worker woke
+                # first accepted a whole burst: ten keep-alive clients ended up on one worker
+                # while the other idled.
+                "reuse_port": True,
+                "graceful_timeout": GRACEFUL_SECONDS,
+                "keepalive": 5,  # uvicorn's own default keep-alive timeout
+                "loglevel": settings.log_level.lower(),
+                "forwarded_allow_ips": ",".join(forwarded_allow_ips(settings)),
+            }
         )
-        # Held (bound, never listening) for as long as the supervisor runs: the port is checked
-        # here, once, and stays ours; only listening sockets receive connections.
         try:
-            reserved = reuseport_socket(host, port)
-        except OSError as exc:
-            raise SystemExit(f"error: cannot listen on {host}:{port}: {exc.strerror}") from None
-        with reserved:
-            port = reserved.getsockname()[1]  # the one chosen, if port 0 was asked for
-            config.port = port
-            supervisor = Multiprocess(config, sockets=WorkerListeners(host, port, config.backlog))
-            supervisor.run()
-    # A worker that could not start (no database, say) stops the supervisor; say so, as a
-    # single process does, so that whatever restarts the API sees the failure.
-    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
-        raise SystemExit(STARTUP_FAILURE)
+            arbiter.run()
+        except HaltServer as exc:
+            # When several workers fail to boot, gunicorn halts on the first and, while it
+            # stops the others, reaps the next failure and raises again out of its halt (a
+            # traceback and exit status 1). The status it meant is the one to exit with.
+            raise SystemExit(exc.exit_status) from None

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobs.schedule import cron_schedules
 
 
 class Settings(BaseSettings):
@@ -27,6 +29,11 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = Field(
         default=False,
         description="Take the client IP from X-Forwarded-For (only behind a trusted proxy)",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="With TRUST_FORWARDED_FOR: the proxies (comma-separated addresses or "
+        "networks, * for any) whose X-Forwarded-For is believed",
     )
     session_cookie_name: str = "li_sid"
     dashboard_hosts: list[str] = Field(default_factory=list)
@@ -77,6 +84,12 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(
         default=10.0, description="Delay before the 2nd webhook attempt; doubles each retry"
     )
+
+    @field_validator("nightly_cron")
+    @classmethod
+    def _a_schedule_arq_can_run(cls, value: str) -> str:
+        cron_schedules(value)  # ValueError: what cron or arq cannot take, said at startup
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -6,17 +6,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.cron import next_cron
 from batch_fixtures import App, Click, load
+from cronsim import CronSim
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from jobs.calculate import nightly_calculation, nightly_lock_key
-from jobs.schedule import parse_cron
+from jobs.calculate import nightly_calculation, nightly_cron_jobs, nightly_lock_key
+from jobs.schedule import cron_schedules
 from jobs.worker import build_worker, cron_jobs
 from linkinsights.settings import Settings
 
@@ -244,23 +248,44 @@ async def test_nightly_run_holds_a_lock(
         await redis.aclose()
 
 
-def test_parse_cron() -> None:
-    assert parse_cron("0 2 * * *") == {"minute": {0}, "hour": {2}}
-    assert parse_cron("*/15 1-3 * * 0,6") == {
-        "minute": {0, 15, 30, 45},
-        "hour": {1, 2, 3},
-        "weekday": {6, 5},  # cron Sunday/Saturday -> arq (Monday = 0) 6 and 5
-    }
-    assert parse_cron("30 4 1 1 7") == {
-        "minute": {30},
-        "hour": {4},
-        "day": {1},
-        "month": {1},
-        "weekday": {6},
-    }
-    for bad in ("0 2 * *", "60 2 * * *", "0 24 * * *", "a * * * *"):
-        with pytest.raises(ValueError):  # noqa: PT011
-            parse_cron(bad)
+def _arq_runs(schedules: list[dict[str, Any]], start: datetime, count: int) -> list[datetime]:
+    """The times arq's cron would run the union of `schedules`, from `start` on."""
+    runs: list[datetime] = []
+    now = start
+    while len(runs) < count:
+        now = min(next_cron(now, microsecond=0, **schedule) for schedule in schedules)
+        runs.append(now)
+    return runs
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 2 * * *",
+        "0 2 1 * 1",  # the 1st of the month or a Monday, as in cron
+        "*/15 1-3 * * 0,6",
+        "30 4 1,15 1 7",
+        "0 2 */2 * 1",  # a day field starting with * makes it "and" (Debian cron)
+        "5 0 * 2,8 MON-FRI",
+    ],
+)
+def test_cron_schedules_run_when_cron_would(expression: str) -> None:
+    start = datetime(2026, 1, 1, 0, 0, 30)
+    expected = list(islice(CronSim(expression, start), 60))
+    assert _arq_runs(cron_schedules(expression), start, 60) == expected
+
+
+def test_cron_schedules_keep_day_of_month_or_day_of_week_apart() -> None:
+    assert cron_schedules("0 2 1 * 1") == [
+        {"minute": {0}, "hour": {2}, "day": {1}},
+        {"minute": {0}, "hour": {2}, "weekday": {0}},  # cron's Monday (1) is arq's 0
+    ]
+    assert cron_schedules("0 2 * * *") == [{"minute": {0}, "hour": {2}}]
+    for bad in ("0 2 * *", "60 2 * * *", "0 24 * * *", "a * * * *", "0 2 L * *", "0 2 * * 5#2"):
+        with pytest.raises(ValueError, match="cron expression"):
+            cron_schedules(bad)
+    with pytest.raises(ValidationError, match="L, W and # are not supported"):
+        Settings(nightly_cron="0 2 L * *")
 
 
 def test_worker_schedules_nightly_and_retention() -> None:
@@ -268,6 +293,12 @@ def test_worker_schedules_nightly_and_retention() -> None:
     jobs = {job.name: job for job in cron_jobs(settings)}
     nightly = jobs["nightly_calculation"]
     assert (nightly.minute, nightly.hour, nightly.unique) == ({15}, {1}, True)
+    both = nightly_cron_jobs(Settings(nightly_cron="0 2 1 * 1"))
+    # Two schedules, one name: arq's job id (name and time) makes a minute both match run once.
+    assert [(job.name, job.unique, job.day, job.weekday) for job in both] == [
+        ("nightly_calculation", True, {1}, None),
+        ("nightly_calculation", True, None, {0}),
+    ]
     retention = (
         jobs["cron:anonymise_ips"] if "cron:anonymise_ips" in jobs else jobs["anonymise_ips"]
     )
@@ -295,7 +326,7 @@ async def test_retention_anonymises_only_old_ips(
 
     assert await anonymise_ips({"settings": settings, "sessionmaker": sessionmaker}) >= 1
     async with sessionmaker() as session:
-        rows = dict(
+        rows: dict[Any, Any] = dict(
             (
                 await session.execute(
                     text(

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import cast
+
+import httpx
+from conftest import GraphQLClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from waiting import eventually
 
 from db import accounts as accounts_db
 from domain.apikeys import hash_key
@@ -12,19 +20,19 @@ QUERY = "{ applications(first: 5) { totalCount edges { node { id } } } }"
 MUTATION = 'mutation { createJob(input: {title: "Engineer"}) { id title } }'
 
 
-async def test_missing_key_is_401(gql):
+async def test_missing_key_is_401(gql: GraphQLClient) -> None:
     response = await gql.post(QUERY)
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_wrong_key_is_401(gql):
+async def test_wrong_key_is_401(gql: GraphQLClient) -> None:
     response = await gql.post(QUERY, key="li_deadbeef_" + "x" * 40)
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_malformed_header_is_401(client):
+async def test_malformed_header_is_401(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/graphql", json={"query": QUERY}, headers={"Authorization": "Basic abc"}
     )
@@ -32,7 +40,9 @@ async def test_malformed_header_is_401(client):
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_revoked_key_is_401(gql, api_key, sessionmaker):
+async def test_revoked_key_is_401(
+    gql: GraphQLClient, api_key: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     assert (await gql(QUERY, key=api_key))["data"]["applications"]["totalCount"] == 0
     async with sessionmaker() as session, session.begin():
         assert await accounts_db.revoke_key(session, key_hash=hash_key(api_key)) == 1
@@ -41,7 +51,9 @@ async def test_revoked_key_is_401(gql, api_key, sessionmaker):
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_read_only_key_cannot_mutate(gql, account_id, make_key):
+async def test_read_only_key_cannot_mutate(
+    gql: GraphQLClient, account_id: uuid.UUID, make_key: Callable[..., Awaitable[str]]
+) -> None:
     key = await make_key(account_id, ("read",))
     body = await gql(MUTATION, key=key)
     assert body["data"] is None
@@ -50,25 +62,29 @@ async def test_read_only_key_cannot_mutate(gql, account_id, make_key):
     assert (await gql(QUERY, key=key))["data"]["applications"]["totalCount"] == 0
 
 
-async def test_write_key_can_mutate(gql, api_key):
+async def test_write_key_can_mutate(gql: GraphQLClient, api_key: str) -> None:
     body = await gql(MUTATION, key=api_key)
     assert body["data"]["createJob"]["title"] == "Engineer"
     uuid.UUID(body["data"]["createJob"]["id"])
 
 
-async def test_introspection_without_key_is_allowed(gql):
+async def test_introspection_without_key_is_allowed(gql: GraphQLClient) -> None:
     response = await gql.post("{ __schema { queryType { name } } }")
     assert response.status_code == 200
     assert response.json()["data"]["__schema"]["queryType"]["name"] == "Query"
 
 
-async def test_graphiql_page_is_served(client):
+async def test_graphiql_page_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
 
 
-async def test_other_account_sees_nothing(gql, make_account, make_key):
+async def test_other_account_sees_nothing(
+    gql: GraphQLClient,
+    make_account: Callable[..., Awaitable[uuid.UUID]],
+    make_key: Callable[..., Awaitable[str]],
+) -> None:
     first = await make_account(name="first")
     second = await make_account(name="second")
     key1, key2 = await make_key(first), await make_key(second)
@@ -84,7 +100,7 @@ async def test_other_account_sees_nothing(gql, make_account, make_key):
     assert missing == theirs
 
 
-async def _last_used(sessionmaker, key: str):
+async def _last_used(sessionmaker: async_sessionmaker[AsyncSession], key: str) -> datetime | None:
     async with sessionmaker() as session:
         row = await accounts_db.find_key(session, key_hash=hash_key(key))
     assert row is not None
@@ -92,8 +108,12 @@ async def _last_used(sessionmaker, key: str):
 
 
 async def test_key_use_is_recorded_after_the_response_in_one_batch(
-    gql, app, account_id, make_key, sessionmaker
-):
+    gql: GraphQLClient,
+    app: Starlette,
+    account_id: uuid.UUID,
+    make_key: Callable[..., Awaitable[str]],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     """A request only notes its key; KeyUsage writes every noted key in one statement."""
     keys = [await make_key(account_id, ("read",)) for _ in range(3)]
     usage = app.state.resources.key_usage
@@ -111,8 +131,10 @@ async def test_key_use_is_recorded_after_the_response_in_one_batch(
 
 
 async def test_key_use_is_written_within_the_interval_and_at_close(
-    account_id, make_key, sessionmaker
-):
+    account_id: uuid.UUID,
+    make_key: Callable[..., Awaitable[str]],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     from graph.key_usage import KeyUsage
 
     first, second = await make_key(account_id), await make_key(account_id)
@@ -125,11 +147,8 @@ async def test_key_use_is_written_within_the_interval_and_at_close(
 
     usage = KeyUsage(sessionmaker, interval=0.05)
     usage.seen(ids[0])
-    for _ in range(200):  # the timer writes it; bounded so that a hang fails
-        if await _last_used(sessionmaker, first) is not None:
-            break
-        await asyncio.sleep(0.02)
-    assert await _last_used(sessionmaker, first) is not None
+    # The timer writes it.
+    await eventually(lambda: _last_used(sessionmaker, first), what="the key's last use")
 
     closing = KeyUsage(sessionmaker, interval=3600)
     closing.seen(ids[1])
@@ -139,8 +158,10 @@ async def test_key_use_is_written_within_the_interval_and_at_close(
 
 
 async def test_key_noted_while_a_write_is_under_way_is_written_by_the_next_round(
-    account_id, make_key, sessionmaker
-):
+    account_id: uuid.UUID,
+    make_key: Callable[..., Awaitable[str]],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     from graph.key_usage import KeyUsage
 
     first, second = await make_key(account_id), await make_key(account_id)
@@ -153,19 +174,17 @@ async def test_key_noted_while_a_write_is_under_way_is_written_by_the_next_round
 
     noted = False
 
-    def sessionmaker_noting_another_key():  # called by a round after it took the pending keys
+    def sessionmaker_noting_another_key() -> AsyncSession:  # called by a round after it took
         nonlocal noted
         if not noted:
             noted = True
-            usage.seen(ids[second])
+            usage.seen(ids[second])  # ... the pending keys
         return sessionmaker()
 
-    usage = KeyUsage(sessionmaker_noting_another_key, interval=0.05)
+    noting = cast(async_sessionmaker[AsyncSession], sessionmaker_noting_another_key)
+    usage = KeyUsage(noting, interval=0.05)
     usage.seen(ids[first])
-    for _ in range(200):  # bounded so that a hang fails
-        if await _last_used(sessionmaker, second) is not None:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: _last_used(sessionmaker, second), what="the second key's last use")
     assert noted
     assert await _last_used(sessionmaker, first) is not None
     assert await _last_used(sessionmaker, second) is not None

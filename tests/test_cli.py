@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from conftest import GraphQLClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer.testing import CliRunner, Result
 
 from db import accounts as accounts_db
 from linkinsights.cli import app
@@ -30,14 +31,16 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, redis_url: str) 
 
 
 async def run(*args: str) -> Result:
-    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+    return await asyncio.to_thread(lambda: CliRunner().invoke(app, list(args)))
 
 
 def last_word(result: Result) -> str:
     return result.stdout.split()[-1]
 
 
-async def test_account_create_prints_the_id(cli_env, sessionmaker):
+async def test_account_create_prints_the_id(
+    cli_env: None, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     result = await run("account", "create", "Ana", "--timezone", "Europe/Berlin")
     assert result.exit_code == 0, result.output
     account_id = uuid.UUID(last_word(result))
@@ -47,7 +50,9 @@ async def test_account_create_prints_the_id(cli_env, sessionmaker):
     assert (row.name, row.timezone) == ("Ana", "Europe/Berlin")
 
 
-async def test_account_timezone_is_canonicalised_and_defaults_to_utc(cli_env, sessionmaker):
+async def test_account_timezone_is_canonicalised_and_defaults_to_utc(
+    cli_env: None, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     default = await run("account", "create", "Bo")
     lower = await run("account", "create", "Cy", "--timezone", "america/new_york")
     assert (default.exit_code, lower.exit_code) == (0, 0)
@@ -59,7 +64,9 @@ async def test_account_timezone_is_canonicalised_and_defaults_to_utc(cli_env, se
     assert [r.timezone for r in rows if r] == ["UTC", "America/New_York"]
 
 
-async def test_apikey_create_authenticates_and_revoke_locks_it_out(cli_env, account_id, gql):
+async def test_apikey_create_authenticates_and_revoke_locks_it_out(
+    cli_env: None, account_id: uuid.UUID, gql: GraphQLClient
+) -> None:
     created = await run("apikey", "create", str(account_id), "--scopes", "read,write")
     assert created.exit_code == 0, created.output
     key = last_word(created)
@@ -81,7 +88,9 @@ async def test_apikey_create_authenticates_and_revoke_locks_it_out(cli_env, acco
     assert "no active key" in again.output
 
 
-async def test_read_only_key_from_cli_cannot_mutate(cli_env, account_id, gql):
+async def test_read_only_key_from_cli_cannot_mutate(
+    cli_env: None, account_id: uuid.UUID, gql: GraphQLClient
+) -> None:
     created = await run("apikey", "create", str(account_id), "--scopes", "read")
     assert created.exit_code == 0, created.output
     key = last_word(created)
@@ -97,12 +106,14 @@ def _clear_failure(result: Result, *phrases: str) -> None:
         assert phrase in result.output
 
 
-async def test_apikey_unknown_scope_is_a_clear_error(cli_env, account_id, sessionmaker):
+async def test_apikey_unknown_scope_is_a_clear_error(
+    cli_env: None, account_id: uuid.UUID, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     result = await run("apikey", "create", str(account_id), "--scopes", "root")
     _clear_failure(result, "error:", "unknown scope 'root'")
 
 
-async def test_apikey_for_a_missing_account_is_a_clear_error(cli_env):
+async def test_apikey_for_a_missing_account_is_a_clear_error(cli_env: None) -> None:
     missing = uuid.uuid4()
     result = await run("apikey", "create", str(missing), "--scopes", "read")
     _clear_failure(result, f"no account {missing}")
@@ -110,12 +121,14 @@ async def test_apikey_for_a_missing_account_is_a_clear_error(cli_env):
     _clear_failure(bad, "'not-an-id' is not an account id")
 
 
-async def test_account_bad_timezone_is_a_clear_error(cli_env):
+async def test_account_bad_timezone_is_a_clear_error(cli_env: None) -> None:
     result = await run("account", "create", "x", "--timezone", "Mars/Base")
     _clear_failure(result, "error:", "timezone must be an IANA time-zone name", "Mars/Base")
 
 
-async def test_unreachable_database_is_a_clear_error(monkeypatch, redis_url):
+async def test_unreachable_database_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
     # Nothing listens on port 1.
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
     monkeypatch.setenv("REDIS_URL", redis_url)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
+from waiting import eventually
 
 from linkinsights.embedded import Services, start_services
 
@@ -22,11 +22,10 @@ def _answers(port: int) -> bool:
 
 
 async def _closed_within(port: int, seconds: float) -> bool:
-    for _ in range(int(seconds / 0.1)):
-        if not _answers(port):
-            return True
-        await asyncio.sleep(0.1)
-    return not _answers(port)
+    async def closed() -> bool:
+        return not _answers(port)
+
+    return await eventually(closed, within=seconds, what=f"port {port} to close")
 
 
 def _ports(svc: Services) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import build_app, log_lines
+from conftest import GraphQLClient, build_app, log_lines
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
@@ -36,19 +37,21 @@ async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
-async def test_healthz(client):
+async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_readyz(client):
+async def test_readyz(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}}
 
 
-async def test_metrics_count_operations_by_name(client, gql, api_key):
+async def test_metrics_count_operations_by_name(
+    client: httpx.AsyncClient, gql: GraphQLClient, api_key: str
+) -> None:
     name = f"Probe_{uuid.uuid4().hex[:8]}"
     query = f"query {name} {{ applications(first: 1) {{ totalCount }} }}"
     for _ in range(2):
@@ -61,7 +64,7 @@ async def test_metrics_count_operations_by_name(client, gql, api_key):
     assert metric(text, "linkinsights_graphql_request_seconds_count", operation=name) == 2.0
 
 
-async def test_metrics_count_errors_by_code(client, gql):
+async def test_metrics_count_errors_by_code(client: httpx.AsyncClient, gql: GraphQLClient) -> None:
     before = (
         metric(
             (await client.get("/metrics")).text,
@@ -80,7 +83,7 @@ async def test_metrics_count_errors_by_code(client, gql):
     assert after == before + 1
 
 
-async def test_metrics_queue_depth(settings, redis_url):
+async def test_metrics_queue_depth(settings: Settings, redis_url: str) -> None:
     queue = f"linkinsights-depth-{uuid.uuid4().hex[:8]}"
     redis = Redis.from_url(redis_url)
     try:
@@ -99,7 +102,9 @@ async def test_metrics_queue_depth(settings, redis_url):
 # --- request ids and logs ------------------------------------------------------------------
 
 
-async def test_every_response_has_a_request_id(client, gql, api_key):
+async def test_every_response_has_a_request_id(
+    client: httpx.AsyncClient, gql: GraphQLClient, api_key: str
+) -> None:
     responses = [
         await client.get("/healthz"),
         await client.get("/readyz"),
@@ -115,7 +120,7 @@ async def test_every_response_has_a_request_id(client, gql, api_key):
     assert len(set(ids)) == len(ids)
 
 
-async def test_incoming_request_id_is_kept_when_sane(client):
+async def test_incoming_request_id_is_kept_when_sane(client: httpx.AsyncClient) -> None:
     kept = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert kept.headers["x-request-id"] == "abc-123"
     replaced = await client.get("/healthz", headers={"X-Request-ID": "y" * 65})
@@ -123,7 +128,9 @@ async def test_incoming_request_id_is_kept_when_sane(client):
     assert len(replaced.headers["x-request-id"]) == 32
 
 
-async def test_json_log_line_carries_the_request_id(gql, api_key, json_log):
+async def test_json_log_line_carries_the_request_id(
+    gql: GraphQLClient, api_key: str, json_log: io.StringIO
+) -> None:
     response = await gql.post("{ applications(first: 1) { totalCount } }", key=api_key)
     rid = response.headers["x-request-id"]
     lines = [entry for entry in log_lines(json_log) if entry["request_id"] == rid]
@@ -138,8 +145,8 @@ async def test_json_log_line_carries_the_request_id(gql, api_key, json_log):
 
 
 async def test_error_log_inside_a_resolver_carries_the_request_id(
-    gql, api_key, json_log, monkeypatch
-):
+    gql: GraphQLClient, api_key: str, json_log: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import db.applications
 
     async def boom(*args: object, **kwargs: object) -> None:
@@ -161,8 +168,8 @@ async def test_error_log_inside_a_resolver_carries_the_request_id(
 
 @pytest.mark.slow
 async def test_readiness_fails_when_postgres_stops(
-    settings, redis_url, tmp_path_factory: pytest.TempPathFactory
-):
+    settings: Settings, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     root: Path = tmp_path_factory.mktemp("rdy") / "pg"
     pg = EmbeddedPostgres(root=root)
     pg.start()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import types
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import orjson
-from conftest import build_app
+import pytest
+from conftest import GraphQLClient, build_app
+from starlette.applications import Starlette
 
 import db.applications
 import graph.ratelimit
@@ -34,8 +37,11 @@ def _nested(depth: int) -> str:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = build_app(settings)
+async def running_app(
+    settings: Settings, application: Starlette | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `application` (or of a new app with `settings`) while its lifespan runs."""
+    application = application or build_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application, client=("198.51.100.9", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -45,7 +51,7 @@ async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 # --- depth ----------------------------------------------------------------------------
 
 
-async def test_query_within_depth_runs(gql, api_key):
+async def test_query_within_depth_runs(gql: GraphQLClient, api_key: str) -> None:
     body = await gql(
         "{ applications(first: 1) { edges { node { job { title } statusHistory { status } } } } }",
         key=api_key,
@@ -53,7 +59,9 @@ async def test_query_within_depth_runs(gql, api_key):
     assert body == {"data": {"applications": {"edges": []}}}
 
 
-async def test_query_deeper_than_limit_is_refused(gql, api_key, settings):
+async def test_query_deeper_than_limit_is_refused(
+    gql: GraphQLClient, api_key: str, settings: Settings
+) -> None:
     assert settings.max_query_depth == 10
     response = await gql.post(_nested(11), key=api_key)
     body = response.json()
@@ -65,7 +73,7 @@ async def test_query_deeper_than_limit_is_refused(gql, api_key, settings):
     assert depth_errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_depth_limit_counts_through_fragments(gql, api_key):
+async def test_depth_limit_counts_through_fragments(gql: GraphQLClient, api_key: str) -> None:
     inner = " { ".join(f"f{i}" for i in range(10)) + " { id" + " }" * 10
     query = (
         "query Deep { applications(first: 1) { ...E } }\n"
@@ -77,7 +85,7 @@ async def test_depth_limit_counts_through_fragments(gql, api_key):
     assert all(e["extensions"]["code"] == "BAD_USER_INPUT" for e in body["errors"])
 
 
-async def test_depth_at_the_limit_is_not_a_depth_error(gql, api_key):
+async def test_depth_at_the_limit_is_not_a_depth_error(gql: GraphQLClient, api_key: str) -> None:
     body = (await gql.post(_nested(10), key=api_key)).json()
     # Still invalid (made-up fields), but not for its depth.
     assert body["errors"]
@@ -93,13 +101,15 @@ def _aliases(n: int) -> str:
     )
 
 
-async def test_fifteen_aliases_are_fine(gql, api_key):
+async def test_fifteen_aliases_are_fine(gql: GraphQLClient, api_key: str) -> None:
     body = await gql(_aliases(15), key=api_key)
     assert "errors" not in body
     assert body["data"] == {f"a{i}": {"totalCount": 0} for i in range(15)}
 
 
-async def test_too_many_aliases_are_refused(gql, api_key, settings):
+async def test_too_many_aliases_are_refused(
+    gql: GraphQLClient, api_key: str, settings: Settings
+) -> None:
     assert settings.max_aliases == 15
     body = await gql(_aliases(16), key=api_key)
     assert body.get("data") is None
@@ -110,7 +120,9 @@ async def test_too_many_aliases_are_refused(gql, api_key, settings):
     assert "alias" in error["message"].lower()
 
 
-async def test_too_many_tokens_are_refused(gql, api_key, settings):
+async def test_too_many_tokens_are_refused(
+    gql: GraphQLClient, api_key: str, settings: Settings
+) -> None:
     assert settings.max_tokens == 2000
     query = "{ applications(first: 1) { " + "totalCount " * 2000 + "} }"
     assert len(query.encode()) < settings.max_body_bytes  # the token limit, not the body limit
@@ -125,7 +137,9 @@ async def test_too_many_tokens_are_refused(gql, api_key, settings):
 # --- body size ---------------------------------------------------------------------------
 
 
-async def test_body_over_limit_is_413(client, api_key, settings):
+async def test_body_over_limit_is_413(
+    client: httpx.AsyncClient, api_key: str, settings: Settings
+) -> None:
     assert settings.max_body_bytes == 100_000
     payload = orjson.dumps({"query": COUNT, "variables": {"pad": "x" * 100_000}})
     assert len(payload) > 100_000
@@ -141,7 +155,7 @@ async def test_body_over_limit_is_413(client, api_key, settings):
     assert "100000 bytes" in error["message"]
 
 
-async def test_streamed_body_over_limit_is_413(client, api_key):
+async def test_streamed_body_over_limit_is_413(client: httpx.AsyncClient, api_key: str) -> None:
     """Without a Content-Length the limit is enforced while reading."""
     chunk = b" " * 30_000
 
@@ -161,7 +175,7 @@ async def test_streamed_body_over_limit_is_413(client, api_key):
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_body_just_under_limit_is_served(client, api_key):
+async def test_body_just_under_limit_is_served(client: httpx.AsyncClient, api_key: str) -> None:
     base = orjson.dumps({"query": COUNT, "variables": {"pad": ""}})
     payload = orjson.dumps({"query": COUNT, "variables": {"pad": "x" * (100_000 - len(base))}})
     assert len(payload) == 100_000
@@ -177,7 +191,7 @@ async def test_body_just_under_limit_is_served(client, api_key):
 # --- page size and cursors -----------------------------------------------------------------
 
 
-async def test_first_over_200_is_refused(gql, api_key):
+async def test_first_over_200_is_refused(gql: GraphQLClient, api_key: str) -> None:
     body = await gql("{ applications(first: 201) { totalCount } }", key=api_key)
     assert body["data"] is None
     error = body["errors"][0]
@@ -186,12 +200,12 @@ async def test_first_over_200_is_refused(gql, api_key):
     assert "200" in error["message"]
 
 
-async def test_first_200_is_fine(gql, api_key):
+async def test_first_200_is_fine(gql: GraphQLClient, api_key: str) -> None:
     body = await gql("{ applications(first: 200) { totalCount } }", key=api_key)
     assert body == {"data": {"applications": {"totalCount": 0}}}
 
 
-async def test_negative_first_is_refused(gql, api_key):
+async def test_negative_first_is_refused(gql: GraphQLClient, api_key: str) -> None:
     body = await gql("{ applications(first: -1) { totalCount } }", key=api_key)
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
 
@@ -199,7 +213,7 @@ async def test_negative_first_is_refused(gql, api_key):
 CURSOR_QUERY = "query($after: String) { applications(first: 5, after: $after) { totalCount } }"
 
 
-async def test_malformed_cursor_is_refused(gql, api_key):
+async def test_malformed_cursor_is_refused(gql: GraphQLClient, api_key: str) -> None:
     for cursor in (
         "not a cursor!",
         encode_cursor(["only one value"]),
@@ -210,7 +224,7 @@ async def test_malformed_cursor_is_refused(gql, api_key):
         assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "after"}
 
 
-async def test_cursor_with_bad_sort_value_is_refused(gql, api_key):
+async def test_cursor_with_bad_sort_value_is_refused(gql: GraphQLClient, api_key: str) -> None:
     query = (
         "query($after: String, $order: ApplicationOrder!) {"
         " applications(first: 5, after: $after, orderBy: $order) { totalCount } }"
@@ -228,7 +242,12 @@ async def test_cursor_with_bad_sort_value_is_refused(gql, api_key):
 # --- masking -----------------------------------------------------------------------------
 
 
-async def test_unexpected_exception_is_masked(gql, api_key, monkeypatch, caplog):
+async def test_unexpected_exception_is_masked(
+    gql: GraphQLClient,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret detail")
 
@@ -260,7 +279,12 @@ async def test_unexpected_exception_is_masked(gql, api_key, monkeypatch, caplog)
 # --- rate limits -------------------------------------------------------------------------
 
 
-async def test_rate_limit_per_key(settings, make_account, make_key, monkeypatch):
+async def test_rate_limit_per_key(
+    settings: Settings,
+    make_account: Callable[..., Awaitable[uuid.UUID]],
+    make_key: Callable[..., Awaitable[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # A fixed clock 30 s into a window: the four requests share it and the retry time is exact.
     now = 1_700_000_010
     assert now % 60 == 30
@@ -315,19 +339,42 @@ class HeldSummary:
 SUMMARY_QUERY = {"query": "{ engagementSummary { totalApplications } }"}
 
 
+class SlotWaits:
+    """`waiting` is set when a request finds every GraphQL slot of the app taken."""
+
+    def __init__(self, application: Starlette, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.waiting = asyncio.Event()
+        slots = application.state.resources.slots
+        assert isinstance(slots, asyncio.Semaphore)
+        acquire = slots.acquire
+
+        async def noting_acquire() -> bool:
+            if slots.locked():
+                self.waiting.set()
+            return await acquire()
+
+        monkeypatch.setattr(slots, "acquire", noting_acquire)
+
+
 async def test_graphql_requests_beyond_the_slots_wait_their_turn(
-    settings, make_account, make_key, monkeypatch
-):
+    settings: Settings,
+    make_account: Callable[..., Awaitable[uuid.UUID]],
+    make_key: Callable[..., Awaitable[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """With one slot, a second request starts only when the first has finished; both are
     answered (graph/view.py)."""
     summary = HeldSummary(monkeypatch)
     key = await make_key(await make_account(name="one slot"))
     headers = {"Authorization": f"Bearer {key}"}
-    async with running_app(settings.model_copy(update={"graphql_concurrency": 1})) as client:
+    application = build_app(settings.model_copy(update={"graphql_concurrency": 1}))
+    async with running_app(settings, application) as client:
+        turns = SlotWaits(application, monkeypatch)
         first = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
         second = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
         await asyncio.wait_for(summary.entered.wait(), timeout=10)
-        await asyncio.sleep(0.2)  # time enough for the second to start, were it allowed to
+        # The second request reaches the slot while the first holds it, and waits there.
+        await asyncio.wait_for(turns.waiting.wait(), timeout=10)
         assert summary.started == [0]
         summary.release.set()
         responses = await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
@@ -338,8 +385,11 @@ async def test_graphql_requests_beyond_the_slots_wait_their_turn(
 
 
 async def test_a_request_that_waits_too_long_for_its_turn_is_rate_limited(
-    settings, make_account, make_key, monkeypatch
-):
+    settings: Settings,
+    make_account: Callable[..., Awaitable[uuid.UUID]],
+    make_key: Callable[..., Awaitable[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """An overloaded process sheds work: past GRAPHQL_QUEUE_TIMEOUT a waiting request is
     answered RATE_LIMITED with a retry time, and the slot's holder still completes."""
     summary = HeldSummary(monkeypatch)

@@ -13,8 +13,15 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.engine import async_url, make_engine
 from db.migrate import downgrade, upgrade
+from db.sqlscript import run_script
+from db.tables import metadata
 
 # SPEC §2 (0001) and 0002. Later migrations may add more; these must all be there.
 SPEC_TABLES = {
@@ -170,7 +177,9 @@ async def _link(
     return tid
 
 
-async def test_raw_application_gets_defaults_and_first_history_row(conn) -> None:
+async def test_raw_application_gets_defaults_and_first_history_row(
+    conn: asyncpg.Connection,
+) -> None:
     account = await _account(conn)
     row = await conn.fetchrow(
         "INSERT INTO job_applications(account_id) VALUES ($1) RETURNING id, status, created_at,"
@@ -186,7 +195,7 @@ async def test_raw_application_gets_defaults_and_first_history_row(conn) -> None
     assert [(h["status"], h["changed_at"]) for h in history] == [("applied", row["created_at"])]
 
 
-async def test_raw_status_update_writes_history(conn) -> None:
+async def test_raw_status_update_writes_history(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     await conn.execute("UPDATE job_applications SET status = 'interview' WHERE id = $1", app_id)
@@ -200,7 +209,7 @@ async def test_raw_status_update_writes_history(conn) -> None:
     assert [r["status"] for r in statuses] == ["applied", "interview"]
 
 
-async def test_raw_link_takes_account_from_application(conn) -> None:
+async def test_raw_link_takes_account_from_application(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     tid = await _link(conn, app_id, "LinkedIn")
@@ -210,7 +219,7 @@ async def test_raw_link_takes_account_from_application(conn) -> None:
     assert (row["account_id"], row["is_active"], row["created_by"]) == (account, True, "system")
 
 
-async def test_raw_link_into_another_accounts_application_fails(conn) -> None:
+async def test_raw_link_into_another_accounts_application_fails(conn: asyncpg.Connection) -> None:
     mine = await _account(conn, "mine")
     theirs = await _account(conn, "theirs")
     their_app = await _application(conn, theirs)
@@ -229,7 +238,7 @@ async def test_raw_link_into_another_accounts_application_fails(conn) -> None:
     )
 
 
-async def test_raw_link_without_any_owner_fails(conn) -> None:
+async def test_raw_link_without_any_owner_fails(conn: asyncpg.Connection) -> None:
     with pytest.raises(asyncpg.NotNullViolationError, match="account_id is required"):
         await conn.execute(
             "INSERT INTO link_tracking(tracking_id, link_function, link_type, original_url,"
@@ -239,7 +248,7 @@ async def test_raw_link_without_any_owner_fails(conn) -> None:
         )
 
 
-async def test_raw_click_is_a_human_click_counted_by_the_views(conn) -> None:
+async def test_raw_click_is_a_human_click_counted_by_the_views(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     tid = await _link(conn, app_id, "Calendly")
@@ -270,14 +279,16 @@ async def test_raw_click_is_a_human_click_counted_by_the_views(conn) -> None:
     assert (row["reached_interview"], row["reached_offer"]) == (False, False)
 
 
-async def test_raw_bot_click_needs_a_reason(conn) -> None:
+async def test_raw_bot_click_needs_a_reason(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     tid = await _link(conn, await _application(conn, account), "Portfolio")
     with pytest.raises(asyncpg.CheckViolationError):
         await conn.execute("INSERT INTO link_clicks(tracking_id, is_bot) VALUES ($1, true)", tid)
 
 
-async def test_link_function_effectiveness_divides_and_counts_clicked_only(conn) -> None:
+async def test_link_function_effectiveness_divides_and_counts_clicked_only(
+    conn: asyncpg.Connection,
+) -> None:
     account = await _account(conn)
     apps = [await _application(conn, account) for _ in range(3)]
     links = [await _link(conn, a, "Calendly") for a in apps]
@@ -317,7 +328,9 @@ async def test_link_function_effectiveness_divides_and_counts_clicked_only(conn)
     assert lin["clicked_interview_rate"] is None
 
 
-async def test_interview_then_rejected_counts_as_reached_interview(conn) -> None:
+async def test_interview_then_rejected_counts_as_reached_interview(
+    conn: asyncpg.Connection,
+) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     for status in ("interview", "rejected"):
@@ -338,7 +351,7 @@ async def test_interview_then_rejected_counts_as_reached_interview(conn) -> None
     assert [h["status"] for h in history] == ["applied", "interview", "rejected"]
 
 
-async def test_offer_in_history_counts_as_interview_and_offer(conn) -> None:
+async def test_offer_in_history_counts_as_interview_and_offer(conn: asyncpg.Connection) -> None:
     account = await _account(conn)
     app_id = await _application(conn, account)
     for status in ("offer", "withdrawn"):
@@ -349,3 +362,61 @@ async def test_offer_in_history_counts_as_interview_and_offer(conn) -> None:
         app_id,
     )
     assert (row["reached_interview"], row["reached_offer"]) == (True, True)
+
+
+# --- scripts run as PostgreSQL parses them (db/sqlscript.py) ------------------------------
+
+SCRIPT = """
+-- a comment; with a semicolon
+CREATE TEMPORARY TABLE script_notes (note text);
+INSERT INTO script_notes VALUES ('one; two'), ($q$three; 'four'$q$);
+CREATE FUNCTION pg_temp.script_echo(x text) RETURNS text LANGUAGE plpgsql AS $body$
+BEGIN
+  RETURN x || ';';
+END;
+$body$;
+INSERT INTO script_notes SELECT pg_temp.script_echo('five')
+"""
+
+
+async def test_run_script_keeps_semicolons_in_literals_and_dollar_bodies(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        await conn.run_sync(run_script, SCRIPT)
+        rows = await conn.execute(text("SELECT note FROM script_notes ORDER BY note"))
+        assert [r.note for r in rows] == ["five;", "one; two", "three; 'four'"]
+        await conn.rollback()
+
+
+# --- db/tables.py mirrors the migrated schema ---------------------------------------------
+
+
+def _mirrored(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    # Indexes and defaults live only in the migrations (see db/tables.py).
+    return type_ != "index"
+
+
+async def test_tables_py_matches_the_migrated_database(scratch_url: str) -> None:
+    await upgrade(scratch_url)
+    engine = make_engine(async_url(scratch_url), pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(
+                        sync,
+                        opts={
+                            "compare_type": True,
+                            "compare_server_default": False,
+                            "include_object": _mirrored,
+                        },
+                    ),
+                    metadata,
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []

@@ -1,8 +1,9 @@
 """`linkinsights api` as it runs in production: several worker processes on one port.
 
-The processes are real (`linkinsights api` in a subprocess, uvicorn's worker supervisor), so
-this covers what unit tests of the app cannot: every worker builds its app from the
-environment the parent resolved, answers authenticated queries, and all stop on SIGTERM.
+The processes are real (`linkinsights api` in a subprocess, gunicorn with the uvicorn worker),
+so this covers what unit tests of the app cannot: every worker builds its app from the
+environment the parent resolved, answers authenticated queries, believes X-Forwarded-For only
+as configured, and all stop on SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ import asyncio
 import contextlib
 import gc
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from conftest import GraphQLClient
 from pydantic import ValidationError
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from waiting import eventually
 
 from linkinsights.server import (
     GC_THRESHOLDS,
@@ -35,10 +42,12 @@ from linkinsights.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_available_cpus_follow_affinity_and_the_cgroup_quota(monkeypatch, tmp_path) -> None:
+def test_available_cpus_follow_affinity_and_the_cgroup_quota(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import linkinsights.server as server
 
-    monkeypatch.setattr(server.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
     cpu_max = tmp_path / "cpu.max"
     monkeypatch.setattr(server, "CGROUP_CPU_MAX", cpu_max)
     assert available_cpus() == 6  # no cgroup file: the affinity
@@ -48,12 +57,14 @@ def test_available_cpus_follow_affinity_and_the_cgroup_quota(monkeypatch, tmp_pa
     assert available_cpus() == 2  # 1.5 CPUs of quota round up to 2
     cpu_max.write_text("50000 100000\n")
     assert available_cpus() == 1
-    monkeypatch.setattr(server.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     cpu_max.write_text("400000 100000\n")
     assert available_cpus() == 1  # the affinity is the tighter bound
 
 
-def test_worker_count_zero_means_one_per_available_cpu_with_a_cap(monkeypatch) -> None:
+def test_worker_count_zero_means_one_per_available_cpu_with_a_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import linkinsights.server as server
 
     assert worker_count(Settings(api_workers=3)) == 3
@@ -64,7 +75,9 @@ def test_worker_count_zero_means_one_per_available_cpu_with_a_cap(monkeypatch) -
         Settings(api_workers=-1)
 
 
-def test_worker_environment_gives_workers_the_same_settings(monkeypatch) -> None:
+def test_worker_environment_gives_workers_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     settings = Settings(
         database_url="postgresql://u@db.example:5432/x",
         redis_url="redis://cache.example:6379/2",
@@ -108,32 +121,45 @@ def _counter(metrics: str, name: str) -> float:
 
 
 async def _start_api(
-    database_url: str, redis_url: str, port: int, log_level: str = "WARNING"
+    database_url: str,
+    redis_url: str,
+    port: int,
+    log_level: str = "WARNING",
+    workers: int = 2,
+    stderr: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """`linkinsights api` with two worker processes, as a newcomer's shell would start it."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "API_WORKERS": "2",
+        "API_WORKERS": str(workers),
         "LOG_LEVEL": log_level,
+        **{name.upper(): value for name, value in (settings or {}).items()},
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "linkinsights", "api", "--port", str(port), env=env, cwd=ROOT
+        sys.executable,
+        "-m",
+        "linkinsights",
+        "api",
+        "--port",
+        str(port),
+        env=env,
+        cwd=ROOT,
+        stderr=stderr,
     )
 
 
 async def _wait_ready(proc: asyncio.subprocess.Process, client: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 60
-    while True:
+    async def ready() -> bool:
         assert proc.returncode is None, "the API exited"
         try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
+            return (await client.get("/readyz")).status_code == 200
         except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the API did not become ready"
-        await asyncio.sleep(0.2)
+            return False
+
+    await eventually(ready, within=60, what="the API to be ready")
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> int:
@@ -147,15 +173,11 @@ async def _stop(proc: asyncio.subprocess.Process) -> int:
 
 
 def _worker_pids(pid: int) -> list[int]:
-    """The uvicorn worker processes under `pid` (not the resource tracker that
-    multiprocessing also starts). `-ww`: full command lines, whatever the terminal width."""
+    """The worker processes gunicorn forked under `pid`."""
     out = subprocess.run(
-        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(pid)],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     )
-    return [int(line.split()[0]) for line in out.stdout.splitlines() if "spawn_main" in line]
+    return [int(line) for line in out.stdout.split()]
 
 
 def _tcp_sockets(port: int) -> dict[int, tuple[str, str]]:
@@ -182,7 +204,9 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-async def test_api_workers_listen_each_and_share_a_burst_of_connections(database_url, redis_url):
+async def test_api_workers_listen_each_and_share_a_burst_of_connections(
+    database_url: str, redis_url: str
+) -> None:
     """Each worker accepts on its own SO_REUSEPORT socket. With one shared socket, the worker
     that woke first took a whole burst of keep-alive connections and the other idled."""
     port = _free_port()
@@ -222,7 +246,7 @@ async def test_api_workers_listen_each_and_share_a_burst_of_connections(database
     assert code == 0
 
 
-async def test_api_refuses_a_port_in_use(database_url, redis_url):
+async def test_api_refuses_a_port_in_use(database_url: str, redis_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -246,7 +270,9 @@ async def test_api_refuses_a_port_in_use(database_url, redis_url):
     assert "Traceback" not in err.decode()
 
 
-async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, api_key):
+async def test_api_with_two_workers_serves_and_stops(
+    database_url: str, redis_url: str, api_key: str
+) -> None:
     port = _free_port()
     proc = await _start_api(database_url, redis_url, port)
     try:
@@ -275,13 +301,100 @@ async def test_api_with_two_workers_serves_and_stops(database_url, redis_url, ap
     assert code == 0
 
 
-async def test_api_workers_that_cannot_start_make_the_command_fail(database_url, redis_url):
+async def test_api_workers_that_cannot_start_make_the_command_fail(
+    database_url: str, redis_url: str
+) -> None:
     missing = database_url.rsplit("/", 1)[0] + "/li_no_such_database"
-    proc = await _start_api(missing, redis_url, _free_port(), log_level="CRITICAL")
+    proc = await _start_api(
+        missing, redis_url, _free_port(), log_level="CRITICAL", stderr=asyncio.subprocess.PIPE
+    )
     try:
-        code = await asyncio.wait_for(proc.wait(), timeout=60)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     except TimeoutError:
         proc.kill()
         await proc.wait()
         pytest.fail("the API kept running without a database")
-    assert code == 3  # uvicorn's startup failure, as with a single process
+    assert proc.returncode == 3  # a worker failed to boot; uvicorn's startup failure is 3 too
+    assert b"Traceback" not in err
+
+
+CREATE_APP = "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }"
+CREATE_LINK = """mutation($i: CreateTrackedLinkInput!) {
+  createTrackedLink(input: $i) { trackingId } }"""
+
+
+async def _new_link(gql: Any, key: str) -> str:
+    app_id = (await gql(CREATE_APP, {"i": {}}, key=key))["data"]["createApplication"]["id"]
+    link = {
+        "applicationId": app_id,
+        "linkFunction": "LinkedIn",
+        "linkType": "profile",
+        "originalUrl": "https://example.com/me",
+    }
+    body = await gql(CREATE_LINK, {"i": link}, key=key)
+    return str(body["data"]["createTrackedLink"]["trackingId"])
+
+
+async def _stored_ip(sessionmaker: Any, tracking_id: str) -> str:
+    """The IP address of the link's one click, once the API has flushed it."""
+
+    async def stored() -> list[Any]:
+        async with sessionmaker() as session:
+            return list(
+                await session.execute(
+                    text("SELECT host(ip_address) AS ip FROM link_clicks WHERE tracking_id = :t"),
+                    {"t": tracking_id},
+                )
+            )
+
+    rows = await eventually(stored, what="the click to be stored")
+    assert len(rows) == 1
+    return str(rows[0].ip)
+
+
+@pytest.mark.parametrize(
+    ("workers", "env", "believed"),
+    [
+        (2, {}, False),  # uvicorn's own default would believe a loopback peer
+        (1, {}, False),
+        (2, {"trust_forwarded_for": "true"}, True),  # FORWARDED_ALLOW_IPS: 127.0.0.1
+        (1, {"trust_forwarded_for": "true", "forwarded_allow_ips": "10.9.8.7"}, False),
+    ],
+)
+async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
+    database_url: str,
+    redis_url: str,
+    gql: GraphQLClient,
+    api_key: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    workers: int,
+    env: dict[str, str],
+    believed: bool,
+) -> None:
+    """A peer on 127.0.0.1 claims another address in X-Forwarded-For: the rate limiter (and
+    /track) use it only with TRUST_FORWARDED_FOR and from a FORWARDED_ALLOW_IPS address."""
+    claimed = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+    tracking_id = await _new_link(gql, api_key)
+    port = _free_port()
+    proc = await _start_api(database_url, redis_url, port, workers=workers, settings=env)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            await _wait_ready(proc, client)
+            spoofed = {"x-forwarded-for": claimed}
+            # Unauthenticated introspection counts against the client's IP.
+            r = await client.post("/graphql", json={"query": "{ __typename }"}, headers=spoofed)
+            assert r.status_code == 200
+            track = await client.get(f"/track/{tracking_id}", headers=spoofed)
+            assert track.status_code == 302
+        buckets = [k async for k in redis.scan_iter(match=f"linkinsights:rl:ip:{claimed}:*")]
+        assert bool(buckets) is believed
+        if not env.get("forwarded_allow_ips"):
+            # With a proxy not allowed, /track still reads the header itself (graph/track.py).
+            assert await _stored_ip(sessionmaker, tracking_id) == (
+                claimed if believed else "127.0.0.1"
+            )
+    finally:
+        await redis.aclose()
+        # One process is plain uvicorn, which ends by re-raising the SIGTERM it handled.
+        assert await _stop(proc) in (0, -signal.SIGTERM)

@@ -8,13 +8,11 @@ expires (job timeout + 10 s; the workers here run with JOB_TIMEOUT_SECONDS=5).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from batch_fixtures import analytics_rows, load
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from test_batch import _random_apps
+from waiting import eventually
 
 from db import analytics_runs as runs_db
 from db.batch import compute_analytics
@@ -50,16 +49,6 @@ def _start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-async def _wait_for(check: Any, seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_sigkill_mid_chunk_loses_nothing(
@@ -112,8 +101,24 @@ async def test_sigkill_mid_chunk_loses_nothing(
                 ).one()
             return row.started_at is not None and row.finished_at is None
 
-        await _wait_for(middle_started, 60, "the middle chunk to start")
-        await asyncio.sleep(0.5)  # inside the batch statement, blocked on the lock
+        await eventually(middle_started, within=60, what="the middle chunk to start")
+        locker_pid = (await locker.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+        async def blocked_on_the_lock() -> bool:
+            async with sessionmaker() as session:
+                waiting = await session.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE :pid = ANY(pg_blocking_pids(pid))"
+                    ),
+                    {"pid": locker_pid},
+                )
+            return bool(waiting.scalar_one())
+
+        # The worker is inside the batch statement, waiting for the locked row.
+        await eventually(
+            blocked_on_the_lock, within=60, what="the batch to wait for the locked row"
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         await locker.rollback()
@@ -124,7 +129,7 @@ async def test_sigkill_mid_chunk_loses_nothing(
                 found = await runs_db.get_run(session, run_id=run.id, account_id=account)
             return found if found is not None and found.status == "complete" else None
 
-        done = await _wait_for(complete, 90, "the run to complete")
+        done = await eventually(complete, within=90, what="the run to complete")
         assert (done.applications_processed, done.chunks_done, done.error) == (300, 3, None)
         async with sessionmaker() as session:
             attempts = (

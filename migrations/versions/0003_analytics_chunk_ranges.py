@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 
 from alembic import op
 
-from db.sqlscript import split_statements
+from db.sqlscript import run_script
 
 revision = "0003"
 down_revision = "0002"
@@ -35,10 +35,8 @@ ALTER TABLE analytics_run_chunks DROP COLUMN IF EXISTS id_from;
 
 
 def upgrade() -> None:
-    for statement in split_statements(UPGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in split_statements(DOWNGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), DOWNGRADE)

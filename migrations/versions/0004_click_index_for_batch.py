@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 
 from alembic import op
 
-from db.sqlscript import split_statements
+from db.sqlscript import run_script
 
 revision = "0004"
 down_revision = "0003"
@@ -36,10 +36,8 @@ DROP INDEX IF EXISTS idx_link_clicks_human_by_tracking;
 
 
 def upgrade() -> None:
-    for statement in split_statements(UPGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in split_statements(DOWNGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), DOWNGRADE)
