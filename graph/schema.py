@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from graph.execution import FastLeafExecutionContext
 from graph.extensions import OperationMetrics
+from graph.resolvers.accounts import AccountQueries
 from graph.resolvers.analytics import AnalyticsQueries
 from graph.resolvers.analytics_jobs import AnalyticsJobMutations, AnalyticsJobQueries
 from graph.resolvers.applications import ApplicationQueries
@@ -33,6 +34,7 @@ Query = merge_types(
         PredictionQueries,
         IngestionQueries,
         AnalyticsJobQueries,
+        AccountQueries,
     ),
 )
 Mutation = merge_types(
