@@ -71,9 +71,13 @@ def _own_version(path: str) -> str:
     return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:16]
 
 
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", ""))
+
+
 def asset_url(request: Request, name: str) -> str:
     """The URL of a vendor file by its manifest name, or of an app file by its path."""
-    base = request.scope.get("root_path", "") + "/static/"
+    base = _root(request) + "/static/"
     files: dict[str, dict[str, str]] = _manifest()["files"]
     if name in files:
         return base + files[name]["path"]
@@ -248,7 +252,8 @@ query AnalyticsJob($jobId: ID!) {
 def graphiql(request: Request, settings: Settings | None) -> Response:
     key = _demo_key(settings)
     config = {
-        "url": request.scope.get("root_path", "") + request.url.path,
+        # The page is served by the endpoint it talks to (root path included).
+        "url": request.url.path,
         "headers": json.dumps({"Authorization": f"Bearer {key}"}, indent=2) if key else "",
         "tabs": [
             {"query": query, "variables": json.dumps(variables, indent=2) if variables else ""}
@@ -265,8 +270,7 @@ def graphiql(request: Request, settings: Settings | None) -> Response:
 
 
 def dashboard(request: Request, settings: Settings | None) -> Response:
-    root = request.scope.get("root_path", "")
-    config = {"graphql": f"{root}/graphql", "demoKey": _demo_key(settings)}
+    config = {"graphql": f"{_root(request)}/graphql", "demoKey": _demo_key(settings)}
     head = _tags(request, ["dashboard/dashboard.css"], ["chart.js", "dashboard/dashboard.js"])
     body = _config_tag(config) + '\n    <div id="app"></div>'
     return _html(_page("linkinsights dashboard", head, body))

@@ -395,7 +395,7 @@
           "div",
           { className: "tiles" },
           tile("Applications", fmtInt(s.totalApplications)),
-          tile("Clicked by an employer", fmtInt(s.applicationsWithClicks), fmtPct(s.engagementRate) + " of all"),
+          tile("Clicked by an employer", fmtInt(s.applicationsWithClicks), s.engagementRate === null ? null : fmtPct(s.engagementRate) + " of all"),
           tile("Human clicks", fmtInt(s.totalClicks)),
           tile("Clicks per application", fmtNum(s.avgClicksPerApplication, 2))
         ),
@@ -424,7 +424,8 @@
     const body = t.totalClicks
       ? chartBox("trend-chart")
       : empty(`No human clicks in the last ${TREND_DAYS} days yet. Share your tracked links and they will show up here.`);
-    return card("Daily human clicks", `Last ${TREND_DAYS} days, ${fmtInt(t.totalClicks)} clicks, days in ${t.timezone}`, h("div", {}, body, h("p", { className: "insight" }, t.insight)), "trends");
+    const insight = t.totalClicks ? h("p", { className: "insight" }, t.insight) : null;
+    return card("Daily human clicks", `Last ${TREND_DAYS} days, ${fmtInt(t.totalClicks)} clicks, days in ${t.timezone}`, h("div", {}, body, insight), "trends");
   }
 
   function drawTrends(d) {
@@ -498,9 +499,11 @@
   function timingPanel(d) {
     const t = d.timingAnalysis;
     const any = t.buckets.some((b) => b.applications > 0);
-    const body = any ? chartBox("timing-chart") : empty("No application has been clicked yet, so there is no time to first click to show.");
-    const note = `Median ${fmtHours(t.medianHoursToFirstClick)} to the first click; ${fmtInt(t.applicationsWithoutClicks)} applications never clicked (interview rate ${fmtPct(t.noClickInterviewRate)}, dashed line)`;
-    return card("Time to first click", note, h("div", {}, body, h("p", { className: "insight" }, t.insight)), "timing");
+    if (!any) {
+      return card("Time to first click", "How soon employers click, and how often that led to an interview", empty("No application has been clicked yet, so there is no time to first click to show."), "timing");
+    }
+    const note = `Median ${fmtHours(t.medianHoursToFirstClick)} to the first click. Dashed line: the ${fmtInt(t.applicationsWithoutClicks)} applications never clicked (${fmtPct(t.noClickInterviewRate)} reached interview)`;
+    return card("Time to first click", note, h("div", {}, chartBox("timing-chart"), h("p", { className: "insight" }, t.insight)), "timing");
   }
 
   function drawTiming(d) {
