@@ -332,6 +332,9 @@
           if (!key) return;
           window.sessionStorage.setItem(KEY_STORAGE, key);
           error.textContent = "";
+          state.data = null;
+          state.viewer = null;
+          state.error = "";
           await start();
         },
       },
@@ -798,6 +801,7 @@
   }
 
   async function start() {
+    if (!state.data) app.replaceChildren(h("p", { className: "loading", role: "status" }, "Loading your dashboard…"));
     try {
       await loadViewer();
     } catch (err) {
