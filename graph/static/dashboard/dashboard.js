@@ -771,6 +771,9 @@
     const url = new URL(config.graphql, window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(url.toString(), "graphql-transport-ws");
+    // The server may send its JSON as binary frames (orjson writes bytes): read both kinds.
+    socket.binaryType = "arraybuffer";
+    const decoder = new TextDecoder();
     state.socket = socket;
     let pending = null;
     let acknowledged = false;
@@ -778,7 +781,13 @@
       socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${storedKey()}` } }));
     });
     socket.addEventListener("message", (event) => {
-      const message = JSON.parse(event.data);
+      let message;
+      try {
+        message = JSON.parse(typeof event.data === "string" ? event.data : decoder.decode(event.data));
+      } catch (err) {
+        socket.close();
+        return;
+      }
       if (message.type === "connection_ack") {
         acknowledged = true;
         setLive("Live");
@@ -787,7 +796,7 @@
         if (!pending) pending = window.setTimeout(() => { pending = null; refresh(); }, 1000);
       } else if (message.type === "ping") {
         socket.send(JSON.stringify({ type: "pong" }));
-      } else if (message.type === "error") {
+      } else if (message.type === "error" || message.type === "complete") {
         socket.close();
       }
     });

@@ -8,9 +8,12 @@
   const wsUrl = new URL(url);
   wsUrl.protocol = url.protocol === "https:" ? "wss:" : "ws:";
 
+  // A browser cannot put headers on a WebSocket: subscriptions send the key in the
+  // connection_init payload instead (known here only in the local demo).
   const fetcher = GraphiQL.createFetcher({
     url: url.toString(),
     subscriptionUrl: wsUrl.toString(),
+    wsConnectionParams: config.headers ? JSON.parse(config.headers) : undefined,
   });
   const explorer = GraphiQLPluginExplorer.explorerPlugin();
   const headers = config.headers || "";
