@@ -158,6 +158,11 @@ async def test_graphiql_runs_the_first_example_offline(
     await result.get_by_text('"totalCount": 400').wait_for(timeout=WAIT_MS)
     assert "engagementScore" in await result.inner_text()
     await page.screenshot(path=shots / "graphiql.png")
+
+    # The explorer plugin opens on the schema's fields.
+    await page.get_by_role("button", name="Show GraphiQL Explorer").click()
+    plugin = page.locator(".graphiql-plugin")
+    await plugin.get_by_text("engagementSummary", exact=True).wait_for(timeout=WAIT_MS)
     watch.check()
     await context.close()
 
