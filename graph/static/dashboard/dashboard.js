@@ -306,7 +306,7 @@
     return h("div", { className: "chart" }, h("canvas", { id: id, role: "img" }));
   }
 
-  const state = { viewer: null, data: null, live: "", error: "", timer: null, socket: null };
+  const state = { viewer: null, data: null, live: "", error: "", timer: null, socket: null, editing: false };
 
   function showLogin(message) {
     stopLive();
@@ -335,6 +335,7 @@
           state.data = null;
           state.viewer = null;
           state.error = "";
+          state.editing = false;
           await start();
         },
       },
@@ -615,6 +616,7 @@
   }
 
   function editAccount() {
+    state.editing = true;
     const a = state.viewer.account;
     const box = document.getElementById("account-body");
     const tz = h("input", { id: "tz", value: a.timezone, list: "tz-list", required: true });
@@ -651,6 +653,7 @@
               return;
             }
             const saved = body.data.updateAccount;
+            state.editing = false;
             await loadViewer();
             render();
             if (saved.webhookSecret) {
@@ -673,7 +676,7 @@
       h("button", { type: "button", className: "link", onclick: () => addRow("", "") }, "+ add a link"),
       h("label", { for: "webhook" }, "Webhook URL"),
       webhook,
-      h("div", { className: "buttons" }, h("button", { type: "submit", className: "primary" }, "Save"), h("button", { type: "button", className: "secondary", onclick: () => render() }, "Cancel")),
+      h("div", { className: "buttons" }, h("button", { type: "submit", className: "primary" }, "Save"), h("button", { type: "button", className: "secondary", onclick: () => { state.editing = false; render(); } }, "Cancel")),
       message
     );
     box.replaceChildren(form);
@@ -692,6 +695,11 @@
     const d = state.data;
     if (!d) return;
     const banner = h("div", { id: "banner", className: "banner", role: "status", hidden: !state.error }, state.error);
+    // A refresh while the settings are being edited keeps the form as it is, and the
+    // follow-up list keeps its scroll position.
+    const editing = state.editing && document.querySelector("[data-panel=account]");
+    const list = document.querySelector(".priority-list");
+    const listScroll = list ? list.scrollTop : 0;
     app.replaceChildren(
       header(),
       banner,
@@ -703,9 +711,11 @@
         linkPanel(d),
         timingPanel(d),
         priorityPanel(d),
-        h("div", { className: "side" }, recommendationsPanel(d), accountPanel())
+        h("div", { className: "side" }, recommendationsPanel(d), editing || accountPanel())
       )
     );
+    const newList = document.querySelector(".priority-list");
+    if (newList) newList.scrollTop = listScroll;
     drawTrends(d);
     drawLinks(d);
     drawTiming(d);
