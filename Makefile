@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint format typecheck schema schema-check pytest bench clean
+.PHONY: venv run test test-browser lint format typecheck schema schema-check pytest bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ schema-check: $(STAMP)
 # pytest exits 5 when it collected no test; that is not a failure of the code under test.
 pytest: $(STAMP)
 	$(BIN)/pytest -q || test $$? -eq 5
+
+# GraphiQL and /dashboard in Debian's headless Chromium (apt-get install -y chromium);
+# screenshots in BROWSER_SCREENSHOTS. Not part of `make test`, which needs no browser.
+BROWSER_SCREENSHOTS ?= $(CURDIR)/.data/screenshots
+test-browser: $(STAMP)
+	@test -x /usr/bin/chromium || { echo "make test-browser needs /usr/bin/chromium: apt-get install -y chromium"; exit 1; }
+	BROWSER_SCREENSHOTS=$(BROWSER_SCREENSHOTS) $(BIN)/pytest -q -s -p no:cacheprovider tests/browser
+	@echo "screenshots: $(BROWSER_SCREENSHOTS)"
 
 bench: $(STAMP)
 	$(BIN)/python bench/redirect.py

@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql, /track, health, readiness and metrics."""
+"""The Starlette application: /graphql, /track, /dashboard, health, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from db.engine import make_engine, make_sessionmaker, reads
+from graph import pages
 from graph.burst_gate import BurstGate
 from graph.key_usage import KeyUsage
 from graph.observability import (
@@ -134,11 +135,16 @@ def create_app(settings: Settings) -> Starlette:
                 QUEUE_DEPTH.set(await res.redis.zcard(settings.queue_name))
         return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
+    async def dashboard(request: Request) -> Response:
+        return pages.dashboard(request, settings)
+
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/dashboard", dashboard),
+        Mount("/static", app=pages.static_files()),
         Route("/track/health", tracker.health),
         # Answered by TrackFastPath before Starlette sees them, except with a root path.
         Route("/track/{tracking_id}", tracker.redirect, methods=["GET", "HEAD"]),

@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graph.extensions import OperationMetrics
+from graph.resolvers.accounts import AccountQueries
 from graph.resolvers.analytics import AnalyticsQueries
 from graph.resolvers.analytics_jobs import AnalyticsJobMutations, AnalyticsJobQueries
 from graph.resolvers.applications import ApplicationQueries
@@ -32,6 +33,7 @@ Query = merge_types(
         PredictionQueries,
         IngestionQueries,
         AnalyticsJobQueries,
+        AccountQueries,
     ),
 )
 Mutation = merge_types(

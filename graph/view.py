@@ -26,6 +26,7 @@ from strawberry.types import ExecutionResult
 
 from db import accounts as accounts_db
 from domain.apikeys import hash_key, looks_like_key
+from graph import pages
 from graph.burst_gate import BurstGate
 from graph.context import Context, Viewer
 from graph.dataloaders import Loaders
@@ -136,6 +137,10 @@ class GraphQLView(GraphQL[Context, None]):
             media_type="application/json",
             headers=headers,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # From the package's own files, not a CDN (graph/pages.py).
+        return pages.graphiql(request, self.resources.settings if self.resources else None)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -316,6 +316,8 @@ def serve(
                 **os.environ,
                 "DATABASE_URL": settings.database_url,
                 "REDIS_URL": settings.redis_url or "",
+                # Only here does a page get a key (graph/pages.py): GraphiQL and /dashboard.
+                "DEMO_API_KEY": key or "",
             }
             exe = [sys.executable, "-m", "linkinsights"]
             children = [
@@ -327,6 +329,7 @@ def serve(
                 shown = "127.0.0.1" if shown == "localhost" else shown
                 if _wait_healthy(f"http://{shown}:{port}/healthz", children, lambda: stop):
                     typer.echo(f"GraphiQL: http://{shown}:{port}/graphql")
+                    typer.echo(f"Dashboard: http://{shown}:{port}/dashboard")
                     if key is not None:
                         typer.echo(f"API key: {key}")
                     typer.echo("Ctrl-C stops the API, the worker and the embedded services.")

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     session_cookie_name: str = "li_sid"
     dashboard_hosts: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
+    demo_api_key: str | None = Field(
+        default=None,
+        description="Set by `serve --demo` only: the key GraphiQL and /dashboard open with",
+    )
     api_workers: int = Field(
         default=0, ge=0, description="Processes serving the API; 0 = one per CPU (at most 2)"
     )

@@ -52,3 +52,15 @@ class Account:
     @strawberry.field
     def created_at(self) -> datetime:
         return self.row.created_at
+
+
+@strawberry.type(
+    name="Viewer",
+    description="Who is asking: the API key's own account and what the key may do.",
+)
+class KeyViewer:
+    account: Account
+    scopes: list[str] = strawberry.field(description="The key's scopes: read, write, admin.")
+    can_write: bool = strawberry.field(
+        description="Whether the key may change data (updateAccount, completeFollowUp, ...)."
+    )
