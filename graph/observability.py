@@ -58,6 +58,25 @@ def counter_child(counter: Counter, *labels: str) -> Any:
     return counter.labels(*labels)
 
 
+AGGREGATE_CACHE_HITS = Counter(
+    "linkinsights_aggregate_cache_hits_total",
+    "Account aggregates answered from the aggregate cache",
+    ["aggregate"],
+    registry=REGISTRY,
+)
+AGGREGATE_CACHE_MISSES = Counter(
+    "linkinsights_aggregate_cache_misses_total",
+    "Account aggregates computed (no fresh entry, or the cache unavailable)",
+    ["aggregate"],
+    registry=REGISTRY,
+)
+REST_REQUESTS = Counter(
+    "linkinsights_rest_requests_total",
+    "REST analytics requests by endpoint and status",
+    ["endpoint", "status"],
+    registry=REGISTRY,
+)
+
 QUEUE_DEPTH = Gauge(
     "linkinsights_queue_depth",
     "Jobs waiting in the arq queue",

@@ -15,10 +15,11 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from graph.extensions import OperationMetrics
+from graph.extensions import AggregateCacheInvalidation, OperationMetrics
 from graph.resolvers.accounts import AccountQueries
 from graph.resolvers.analytics import AnalyticsQueries
 from graph.resolvers.analytics_jobs import AnalyticsJobMutations, AnalyticsJobQueries
+from graph.resolvers.application_analytics import ApplicationAnalyticsQueries
 from graph.resolvers.applications import ApplicationQueries
 from graph.resolvers.ingestion import IngestionMutations, IngestionQueries
 from graph.resolvers.jobs import JobMutations
@@ -30,6 +31,7 @@ Query = merge_types(
     (
         ApplicationQueries,
         AnalyticsQueries,
+        ApplicationAnalyticsQueries,
         PredictionQueries,
         IngestionQueries,
         AnalyticsJobQueries,
@@ -66,6 +68,7 @@ def build_schema() -> strawberry.Schema:
             lambda: AddValidationRules(list(limit_rules)),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             OperationMetrics,
+            AggregateCacheInvalidation,
             # Clients send the same few documents again and again: parsing and validating
             # one costs several milliseconds, a cache hit almost nothing.
             lambda: ParserCache(maxsize=512),

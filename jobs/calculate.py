@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db import analytics_runs as runs_db
 from db import follow_ups as follow_ups_db
 from db.batch import compute_analytics
+from graph.aggregate_cache import invalidate_quietly
 from jobs.schedule import cron_schedules
 from linkinsights.settings import Settings
 
@@ -135,10 +136,16 @@ async def calculate_chunk(ctx: dict[str, Any], run_id: str, chunk_no: int) -> in
     if run is None:
         return None
     if run.status == "complete":
+        await invalidate_quietly(ctx["redis"], _accounts_of(run))
         await enqueue_webhooks(ctx["redis"], settings, await create_follow_ups(sessionmaker, run))
     if run.status in ("complete", "failed"):
         await _release_nightly(ctx, rid)
     return run.applications_processed
+
+
+def _accounts_of(run: runs_db.RunRow) -> list[uuid.UUID] | None:
+    """The accounts whose cached aggregates a completed run makes stale; None: all."""
+    return None if run.account_id is None else [run.account_id]
 
 
 async def _release_nightly(ctx: dict[str, Any], run_id: uuid.UUID) -> None:
@@ -255,11 +262,12 @@ async def calculate_in_process(
             final = await runs_db.get_run(session, run_id=run.id, account_id=None)
         assert final is not None
         webhook_ids = await create_follow_ups(sessionmaker, final) if follow_ups else []
-        if webhook_ids and settings.redis_url:
+        if settings.redis_url:
             from arq.connections import RedisSettings, create_pool
 
             redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
             try:
+                await invalidate_quietly(redis, _accounts_of(final))
                 await enqueue_webhooks(redis, settings, webhook_ids)
             finally:
                 await redis.aclose()

@@ -436,9 +436,21 @@ def reclassify(
         assert settings.database_url is not None
         engine = make_engine(settings.database_url, pool_size=2)
         try:
-            return await reclassify_all(make_sessionmaker(engine), chunk=chunk)
+            found = await reclassify_all(make_sessionmaker(engine), chunk=chunk)
         finally:
             await engine.dispose()
+        if found[1] and settings.redis_url:
+            # Verdicts changed: every account's cached aggregates may be off.
+            from redis.asyncio import Redis
+
+            from graph.aggregate_cache import invalidate_quietly
+
+            redis = Redis.from_url(settings.redis_url)
+            try:
+                await invalidate_quietly(redis, None)
+            finally:
+                await redis.aclose()
+        return found
 
     examined, changed = run_async(go)
     typer.echo(f"reclassified {examined} clicks: {changed} verdicts changed")

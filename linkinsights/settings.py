@@ -68,6 +68,20 @@ class Settings(BaseSettings):
     rate_limit_per_key_per_minute: int = 100
     rate_limit_per_ip_per_minute: int = 1000
 
+    # The aggregate cache (seed 003 TTLs, upper bounds): dashboard figures 5 min, trends 15.
+    aggregate_cache_enabled: bool = True
+    aggregate_cache_ttl_seconds: int = Field(default=300, ge=0, le=300)
+    aggregate_trends_ttl_seconds: int = Field(default=900, ge=0, le=900)
+    aggregate_cache_timeout: float = Field(
+        default=0.25, gt=0, description="Seconds a cache read or write may take, then live"
+    )
+
+    # REST paths of seed 000: requests per hour per API key and endpoint (0 disables).
+    rest_rate_limit_summary_per_hour: int = 100
+    rest_rate_limit_effectiveness_per_hour: int = 100
+    rest_rate_limit_health_per_hour: int = 200
+    rest_rate_limit_default_per_hour: int = 100
+
     # Jobs
     queue_name: str = "linkinsights:queue"
     nightly_cron: str = "0 2 * * *"

@@ -33,6 +33,9 @@ class AppSpec:
     inactive: tuple[str, ...] = ()  # functions whose link is inactive (added to `functions`)
     clicks: list[ClickSpec] = field(default_factory=list)
     job_title: str | None = None
+    company: str | None = "Acme"
+    # Hours after `created_at` of each history row (default: one day apart).
+    history_hours: tuple[float, ...] | None = None
 
 
 async def create_application(
@@ -46,7 +49,7 @@ async def create_application(
             id=job_id,
             account_id=account_id,
             title=spec.job_title or "Engineer",
-            company="Acme",
+            company=spec.company,
             created_at=spec.created_at,
         )
     )
@@ -70,7 +73,12 @@ async def create_application(
             insert(application_status_history).values(
                 application_id=app_id,
                 status=status,
-                changed_at=spec.created_at + timedelta(days=i),
+                changed_at=spec.created_at
+                + (
+                    timedelta(days=i)
+                    if spec.history_hours is None
+                    else timedelta(hours=spec.history_hours[i])
+                ),
             )
         )
     links: dict[str, str] = {}

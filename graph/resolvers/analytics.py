@@ -4,6 +4,8 @@ scoped to the viewer's account; the figures are computed from their counts."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -12,7 +14,8 @@ from db import analytics as analytics_db
 from db.analytics import AnalyticsFilter as DbAnalyticsFilter
 from domain import stats
 from domain.validation import ValidationError, validate_timezone
-from graph.context import Context
+from graph import aggregate_cache
+from graph.context import Context, Viewer
 from graph.errors import BadUserInput
 from graph.relay import Connection, build_connection, check_first, decode_cursor, encode_cursor
 from graph.resolvers.applications import AnalyticsFilter
@@ -38,6 +41,34 @@ from graph.types.analytics import (
 )
 
 MAX_TREND_DAYS = 366
+
+
+async def cached_aggregate(
+    ctx: Context,
+    viewer: Viewer,
+    aggregate: str,
+    params: dict[str, Any],
+    output: type[T],
+    compute: Callable[[], Awaitable[T]],
+    *,
+    trends: bool = False,
+) -> T:
+    """`compute()`, through the aggregate cache (graph.aggregate_cache) when it is on."""
+    settings = ctx.settings
+    ttl = settings.aggregate_trends_ttl_seconds if trends else settings.aggregate_cache_ttl_seconds
+    return await aggregate_cache.cached(
+        ctx.redis if settings.aggregate_cache_enabled else None,
+        account_id=viewer.account_id,
+        aggregate=aggregate,
+        params=params,
+        ttl_seconds=ttl,
+        wait_seconds=settings.aggregate_cache_timeout,
+        output=output,
+        compute=compute,
+    )
+
+
+T = TypeVar("T")
 
 _BUCKET_PHRASES = {
     "<1h": "within an hour of applying",
@@ -102,69 +133,83 @@ class AnalyticsQueries:
         ctx = info.context
         viewer = ctx.require("read")
         flt = to_db_filter(filter)
-        # One statement, its own snapshot.
-        async with ctx.engine.connect() as conn:
-            groups, functions = await analytics_db.summary_counts(
-                conn, account_id=viewer.account_id, flt=flt
+
+        async def compute() -> EngagementSummary:
+            computed_at = dt.datetime.now(dt.UTC)
+            # One statement, its own snapshot.
+            async with ctx.engine.connect() as conn:
+                groups, functions = await analytics_db.summary_counts(
+                    conn, account_id=viewer.account_id, flt=flt
+                )
+            total = sum(g.applications for g in groups)
+            clicked = sum(g.applications for g in groups if g.clicks > 0)
+            clicks = sum(g.clicks * g.applications for g in groups)
+            per_level: dict[stats.EngagementLevel, list[int]] = {
+                level: [0, 0, 0] for level in stats.EngagementLevel
+            }
+            for g in groups:
+                acc = per_level[stats.engagement_level(g.clicks)]
+                acc[0] += g.applications
+                acc[1] += g.interviews
+                acc[2] += g.offers
+            outcomes = [
+                EngagementOutcome(
+                    level=EngagementLevel(level.value),
+                    count=n,
+                    interviews=iv,
+                    offers=of,
+                    interview_rate=stats.percent(iv, n),
+                    interview_interval=interval(iv, n),
+                    offer_rate=stats.percent(of, n),
+                    offer_interval=interval(of, n),
+                )
+                for level, (n, iv, of) in per_level.items()
+            ]
+            links = [_link_function(r) for r in functions]
+            links.sort(key=_function_sort_key)
+            effectiveness = [
+                LinkEffectiveness(
+                    function=f.name,
+                    name=f.name,
+                    applications_with_link=f.applications_with_link,
+                    total_clicks=f.total_clicks,
+                    interview_rate=f.interview_conversion_rate,
+                    clicked_interview_rate=f.clicked_interview_rate,
+                )
+                for f in links
+            ]
+            high = per_level[stats.EngagementLevel.HIGH]
+            none = per_level[stats.EngagementLevel.NONE]
+            rate = stats.percent(clicked, total)
+            insight = (
+                "No applications match yet."
+                if total == 0
+                else f"{clicked} of {total} applications ({stats.percent_text(rate or 0.0)}) "
+                "had a human click. "
+                + stats.reach_sentence("applications with 3 or more clicks", high[1], high[0])
+                + " "
+                + stats.reach_sentence("applications never clicked", none[1], none[0])
             )
-        total = sum(g.applications for g in groups)
-        clicked = sum(g.applications for g in groups if g.clicks > 0)
-        clicks = sum(g.clicks * g.applications for g in groups)
-        per_level: dict[stats.EngagementLevel, list[int]] = {
-            level: [0, 0, 0] for level in stats.EngagementLevel
-        }
-        for g in groups:
-            acc = per_level[stats.engagement_level(g.clicks)]
-            acc[0] += g.applications
-            acc[1] += g.interviews
-            acc[2] += g.offers
-        outcomes = [
-            EngagementOutcome(
-                level=EngagementLevel(level.value),
-                count=n,
-                interviews=iv,
-                offers=of,
-                interview_rate=stats.percent(iv, n),
-                interview_interval=interval(iv, n),
-                offer_rate=stats.percent(of, n),
-                offer_interval=interval(of, n),
+            return EngagementSummary(
+                total_applications=total,
+                applications_with_clicks=clicked,
+                total_clicks=clicks,
+                engagement_rate=rate,
+                avg_clicks_per_application=stats.average(clicks, total),
+                outcomes=outcomes,
+                link_effectiveness=effectiveness,
+                insight=insight,
+                computed_at=computed_at,
             )
-            for level, (n, iv, of) in per_level.items()
-        ]
-        links = [_link_function(r) for r in functions]
-        links.sort(key=_function_sort_key)
-        effectiveness = [
-            LinkEffectiveness(
-                function=f.name,
-                name=f.name,
-                applications_with_link=f.applications_with_link,
-                total_clicks=f.total_clicks,
-                interview_rate=f.interview_conversion_rate,
-                clicked_interview_rate=f.clicked_interview_rate,
-            )
-            for f in links
-        ]
-        high = per_level[stats.EngagementLevel.HIGH]
-        none = per_level[stats.EngagementLevel.NONE]
-        rate = stats.percent(clicked, total)
-        insight = (
-            "No applications match yet."
-            if total == 0
-            else f"{clicked} of {total} applications ({stats.percent_text(rate or 0.0)}) "
-            "had a human click. "
-            + stats.reach_sentence("applications with 3 or more clicks", high[1], high[0])
-            + " "
-            + stats.reach_sentence("applications never clicked", none[1], none[0])
-        )
-        return EngagementSummary(
-            total_applications=total,
-            applications_with_clicks=clicked,
-            total_clicks=clicks,
-            engagement_rate=rate,
-            avg_clicks_per_application=stats.average(clicks, total),
-            outcomes=outcomes,
-            link_effectiveness=effectiveness,
-            insight=insight,
+
+        return await cached_aggregate(
+            ctx,
+            viewer,
+            "engagementSummary",
+            {"filter": flt},
+            EngagementSummary,
+            compute,
+            trends=False,
         )
 
     @strawberry.field(
@@ -176,24 +221,39 @@ class AnalyticsQueries:
         ctx = info.context
         viewer = ctx.require("read")
         flt = to_db_filter(filter)
-        async with ctx.sessionmaker() as session:
-            rows = await analytics_db.function_effectiveness(
-                session, account_id=viewer.account_id, flt=flt
-            )
-        functions = sorted((_link_function(r) for r in rows), key=_function_sort_key)
-        advice = stats.recommendations(
-            [
-                stats.FunctionFigures(
-                    name=r.link_function,
-                    applications_with_link=r.applications_with_link,
-                    applications_with_clicks=r.applications_with_clicks,
-                    interviews=r.interviews,
-                    clicked_interviews=r.clicked_interviews,
+
+        async def compute() -> LinkFunctionEffectiveness:
+            computed_at = dt.datetime.now(dt.UTC)
+            async with ctx.sessionmaker() as session:
+                rows = await analytics_db.function_effectiveness(
+                    session, account_id=viewer.account_id, flt=flt
                 )
-                for r in rows
-            ]
+            functions = sorted((_link_function(r) for r in rows), key=_function_sort_key)
+            advice = stats.recommendations(
+                [
+                    stats.FunctionFigures(
+                        name=r.link_function,
+                        applications_with_link=r.applications_with_link,
+                        applications_with_clicks=r.applications_with_clicks,
+                        interviews=r.interviews,
+                        clicked_interviews=r.clicked_interviews,
+                    )
+                    for r in rows
+                ]
+            )
+            return LinkFunctionEffectiveness(
+                link_functions=functions, recommendations=advice, computed_at=computed_at
+            )
+
+        return await cached_aggregate(
+            ctx,
+            viewer,
+            "linkFunctionEffectiveness",
+            {"filter": flt},
+            LinkFunctionEffectiveness,
+            compute,
+            trends=False,
         )
-        return LinkFunctionEffectiveness(link_functions=functions, recommendations=advice)
 
     @strawberry.field(
         description="How applications with a behaviour (quick first click, Calendly clicked, "
@@ -206,68 +266,82 @@ class AnalyticsQueries:
         viewer = ctx.require("read")
         flt = to_db_filter(filter)
         tz = viewer.timezone
-        async with ctx.sessionmaker() as session:
-            rows = await analytics_db.patterns(
-                session, account_id=viewer.account_id, timezone=tz, flt=flt
-            )
-            clock = await analytics_db.click_clock(
-                session, account_id=viewer.account_id, timezone=tz, flt=flt
-            )
-        found = {r.pattern: r for r in rows}
-        base = found.get("ALL")
-        base_rate = None if base is None else stats.percent(base.interviews, base.applications)
-        figures: list[BehavioralPatternFigure] = []
-        for pattern in BehaviorPattern:
-            row = found.get(pattern.value)
-            n, iv, of = (row.applications, row.interviews, row.offers) if row else (0, 0, 0)
-            subject = PATTERN_SUBJECTS[pattern]
-            figures.append(
-                BehavioralPatternFigure(
-                    pattern=pattern,
-                    description=subject[0].upper() + subject[1:],
-                    applications=n,
-                    interviews=iv,
-                    interview_rate=stats.percent(iv, n),
-                    interview_interval=interval(iv, n),
-                    offer_rate=stats.percent(of, n),
-                    lift=_rate_delta(stats.percent(iv, n), base_rate),
-                    insight=stats.reach_sentence(subject, iv, n),
+
+        async def compute() -> BehavioralPatterns:
+            computed_at = dt.datetime.now(dt.UTC)
+            async with ctx.sessionmaker() as session:
+                rows = await analytics_db.patterns(
+                    session, account_id=viewer.account_id, timezone=tz, flt=flt
                 )
+                clock = await analytics_db.click_clock(
+                    session, account_id=viewer.account_id, timezone=tz, flt=flt
+                )
+            found = {r.pattern: r for r in rows}
+            base = found.get("ALL")
+            base_rate = None if base is None else stats.percent(base.interviews, base.applications)
+            figures: list[BehavioralPatternFigure] = []
+            for pattern in BehaviorPattern:
+                row = found.get(pattern.value)
+                n, iv, of = (row.applications, row.interviews, row.offers) if row else (0, 0, 0)
+                subject = PATTERN_SUBJECTS[pattern]
+                figures.append(
+                    BehavioralPatternFigure(
+                        pattern=pattern,
+                        description=subject[0].upper() + subject[1:],
+                        applications=n,
+                        interviews=iv,
+                        interview_rate=stats.percent(iv, n),
+                        interview_interval=interval(iv, n),
+                        offer_rate=stats.percent(of, n),
+                        lift=_rate_delta(stats.percent(iv, n), base_rate),
+                        insight=stats.reach_sentence(subject, iv, n),
+                    )
+                )
+            notable = sorted(
+                (
+                    f
+                    for f in figures
+                    if f.pattern is not BehaviorPattern.ALL
+                    and f.applications >= stats.MIN_SAMPLE
+                    and f.lift is not None
+                    and f.lift != 0
+                ),
+                key=lambda f: (-abs(f.lift or 0.0), f.pattern.value),
             )
-        notable = sorted(
-            (
-                f
-                for f in figures
-                if f.pattern is not BehaviorPattern.ALL
-                and f.applications >= stats.MIN_SAMPLE
-                and f.lift is not None
-                and f.lift != 0
-            ),
-            key=lambda f: (-abs(f.lift or 0.0), f.pattern.value),
-        )
-        insights = [
-            f.insight[:-1]
-            + f", {abs(f.lift or 0.0):g} points {'above' if (f.lift or 0) > 0 else 'below'}"
-            " all applications."
-            for f in notable[:3]
-        ]
-        if not insights:
             insights = [
-                f"Not enough data yet: insights need at least {stats.MIN_SAMPLE} applications "
-                "showing a behaviour."
+                f.insight[:-1]
+                + f", {abs(f.lift or 0.0):g} points {'above' if (f.lift or 0) > 0 else 'below'}"
+                " all applications."
+                for f in notable[:3]
             ]
-        by_hour = {r.hour: r.clicks for r in clock if r.hour is not None}
-        by_dow = {r.dow: r.clicks for r in clock if r.dow is not None}
-        peak = max(by_hour, key=lambda h: (by_hour[h], -h)) if by_hour else None
-        return BehavioralPatterns(
-            timezone=tz,
-            patterns=figures,
-            clicks_by_hour=[HourClicks(hour=h, clicks=by_hour.get(h, 0)) for h in range(24)],
-            clicks_by_day_of_week=[
-                DayOfWeekClicks(day_of_week=d, clicks=by_dow.get(d, 0)) for d in range(7)
-            ],
-            peak_hour=peak,
-            insights=insights,
+            if not insights:
+                insights = [
+                    f"Not enough data yet: insights need at least {stats.MIN_SAMPLE} applications "
+                    "showing a behaviour."
+                ]
+            by_hour = {r.hour: r.clicks for r in clock if r.hour is not None}
+            by_dow = {r.dow: r.clicks for r in clock if r.dow is not None}
+            peak = max(by_hour, key=lambda h: (by_hour[h], -h)) if by_hour else None
+            return BehavioralPatterns(
+                timezone=tz,
+                patterns=figures,
+                clicks_by_hour=[HourClicks(hour=h, clicks=by_hour.get(h, 0)) for h in range(24)],
+                clicks_by_day_of_week=[
+                    DayOfWeekClicks(day_of_week=d, clicks=by_dow.get(d, 0)) for d in range(7)
+                ],
+                peak_hour=peak,
+                insights=insights,
+                computed_at=computed_at,
+            )
+
+        return await cached_aggregate(
+            ctx,
+            viewer,
+            "behavioralPatterns",
+            {"filter": flt, "timezone": tz},
+            BehavioralPatterns,
+            compute,
+            trends=False,
         )
 
     @strawberry.field(
@@ -341,51 +415,63 @@ class AnalyticsQueries:
         ctx = info.context
         viewer = ctx.require("read")
         flt = to_db_filter(filter)
-        async with ctx.sessionmaker() as session:
-            rows = await analytics_db.timing(session, account_id=viewer.account_id, flt=flt)
-        by_bucket = {r.bucket: r for r in rows if not r.total}
-        total_row = next((r for r in rows if r.total), None)
-        buckets: list[TimingBucketFigure] = []
-        for b in stats.TIMING_BUCKETS:
-            row = by_bucket.get(b.label)
-            n, iv, of = (row.applications, row.interviews, row.offers) if row else (0, 0, 0)
-            median = None if row is None or row.median_hours is None else row.median_hours
-            buckets.append(
-                TimingBucketFigure(
-                    bucket=b.label,
-                    applications=n,
-                    interviews=iv,
-                    interview_rate=stats.percent(iv, n),
-                    interview_interval=interval(iv, n),
-                    offer_rate=stats.percent(of, n),
-                    median_hours_to_first_click=None if median is None else stats.round2(median),
-                    insight=stats.reach_sentence(
-                        f"applications first clicked {_BUCKET_PHRASES[b.label]}", iv, n
-                    ),
+
+        async def compute() -> TimingAnalysis:
+            computed_at = dt.datetime.now(dt.UTC)
+            async with ctx.sessionmaker() as session:
+                rows = await analytics_db.timing(session, account_id=viewer.account_id, flt=flt)
+            by_bucket = {r.bucket: r for r in rows if not r.total}
+            total_row = next((r for r in rows if r.total), None)
+            buckets: list[TimingBucketFigure] = []
+            for b in stats.TIMING_BUCKETS:
+                row = by_bucket.get(b.label)
+                n, iv, of = (row.applications, row.interviews, row.offers) if row else (0, 0, 0)
+                median = None if row is None or row.median_hours is None else row.median_hours
+                buckets.append(
+                    TimingBucketFigure(
+                        bucket=b.label,
+                        applications=n,
+                        interviews=iv,
+                        interview_rate=stats.percent(iv, n),
+                        interview_interval=interval(iv, n),
+                        offer_rate=stats.percent(of, n),
+                        median_hours_to_first_click=None
+                        if median is None
+                        else stats.round2(median),
+                        insight=stats.reach_sentence(
+                            f"applications first clicked {_BUCKET_PHRASES[b.label]}", iv, n
+                        ),
+                    )
                 )
+            unclicked = by_bucket.get(None)
+            quick = [f for f in buckets if f.bucket in ("<1h", "1-4h")]
+            later = [f for f in buckets if f.bucket not in ("<1h", "1-4h")]
+            quick_n, quick_iv = sum(f.applications for f in quick), sum(f.interviews for f in quick)
+            later_n, later_iv = sum(f.applications for f in later), sum(f.interviews for f in later)
+            insight = stats.reach_sentence(
+                "applications whose first click came within 4 hours", quick_iv, quick_n
             )
-        unclicked = by_bucket.get(None)
-        quick = [f for f in buckets if f.bucket in ("<1h", "1-4h")]
-        later = [f for f in buckets if f.bucket not in ("<1h", "1-4h")]
-        quick_n, quick_iv = sum(f.applications for f in quick), sum(f.interviews for f in quick)
-        later_n, later_iv = sum(f.applications for f in later), sum(f.interviews for f in later)
-        insight = stats.reach_sentence(
-            "applications whose first click came within 4 hours", quick_iv, quick_n
-        )
-        if later_n >= stats.MIN_SAMPLE and quick_n >= stats.MIN_SAMPLE:
-            later_rate = stats.percent(later_iv, later_n)
-            assert later_rate is not None
-            insight += f" Those first clicked later: {stats.percent_text(later_rate)}."
-        median_all = None if total_row is None else total_row.median_hours
-        return TimingAnalysis(
-            buckets=buckets,
-            applications_with_clicks=sum(f.applications for f in buckets),
-            applications_without_clicks=0 if unclicked is None else unclicked.applications,
-            no_click_interview_rate=None
-            if unclicked is None
-            else stats.percent(unclicked.interviews, unclicked.applications),
-            median_hours_to_first_click=None if median_all is None else stats.round2(median_all),
-            insight=insight,
+            if later_n >= stats.MIN_SAMPLE and quick_n >= stats.MIN_SAMPLE:
+                later_rate = stats.percent(later_iv, later_n)
+                assert later_rate is not None
+                insight += f" Those first clicked later: {stats.percent_text(later_rate)}."
+            median_all = None if total_row is None else total_row.median_hours
+            return TimingAnalysis(
+                buckets=buckets,
+                applications_with_clicks=sum(f.applications for f in buckets),
+                applications_without_clicks=0 if unclicked is None else unclicked.applications,
+                no_click_interview_rate=None
+                if unclicked is None
+                else stats.percent(unclicked.interviews, unclicked.applications),
+                median_hours_to_first_click=None
+                if median_all is None
+                else stats.round2(median_all),
+                insight=insight,
+                computed_at=computed_at,
+            )
+
+        return await cached_aggregate(
+            ctx, viewer, "timingAnalysis", {"filter": flt}, TimingAnalysis, compute, trends=False
         )
 
     @strawberry.field(
@@ -413,37 +499,56 @@ class AnalyticsQueries:
         start = today - dt.timedelta(days=days - 1)
         since = dt.datetime.combine(start, dt.time(0), tzinfo=tz)
         until = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
-        async with ctx.sessionmaker() as session:
-            rows = await analytics_db.daily_clicks(
-                session,
-                account_id=viewer.account_id,
-                timezone=tz_name,
-                since=since,
-                until=until,
-                flt=flt,
-            )
-        found = {r.day: r for r in rows}
-        series: list[DailyClicks] = []
-        for i in range(days):
-            day = start + dt.timedelta(days=i)
-            row = found.get(day)
-            n, iv = (row.applications, row.interviews) if row else (0, 0)
-            series.append(
-                DailyClicks(
-                    date=day,
-                    clicks=row.clicks if row else 0,
-                    applications=n,
-                    interview_rate=stats.percent(iv, n),
+
+        async def compute() -> ClickTrends:
+            computed_at = dt.datetime.now(dt.UTC)
+            async with ctx.sessionmaker() as session:
+                rows = await analytics_db.daily_clicks(
+                    session,
+                    account_id=viewer.account_id,
+                    timezone=tz_name,
+                    since=since,
+                    until=until,
+                    flt=flt,
                 )
+            found = {r.day: r for r in rows}
+            series: list[DailyClicks] = []
+            for i in range(days):
+                day = start + dt.timedelta(days=i)
+                row = found.get(day)
+                n, iv = (row.applications, row.interviews) if row else (0, 0)
+                series.append(
+                    DailyClicks(
+                        date=day,
+                        clicks=row.clicks if row else 0,
+                        applications=n,
+                        interview_rate=stats.percent(iv, n),
+                    )
+                )
+            total = sum(d.clicks for d in series)
+            if total == 0:
+                insight = f"No human clicks in the last {days} days ({tz_name})."
+            else:
+                busiest = max(series, key=lambda d: (d.clicks, -d.date.toordinal()))
+                insight = (
+                    f"{total} human click{'s' if total != 1 else ''} over the last {days} days "
+                    f"({tz_name}); the busiest day was {busiest.date.isoformat()} with "
+                    f"{busiest.clicks}."
+                )
+            return ClickTrends(
+                timezone=tz_name,
+                days=series,
+                total_clicks=total,
+                insight=insight,
+                computed_at=computed_at,
             )
-        total = sum(d.clicks for d in series)
-        if total == 0:
-            insight = f"No human clicks in the last {days} days ({tz_name})."
-        else:
-            busiest = max(series, key=lambda d: (d.clicks, -d.date.toordinal()))
-            insight = (
-                f"{total} human click{'s' if total != 1 else ''} over the last {days} days "
-                f"({tz_name}); the busiest day was {busiest.date.isoformat()} with "
-                f"{busiest.clicks}."
-            )
-        return ClickTrends(timezone=tz_name, days=series, total_clicks=total, insight=insight)
+
+        return await cached_aggregate(
+            ctx,
+            viewer,
+            "clickTrends",
+            {"filter": flt, "days": days, "timezone": tz_name, "today": today},
+            ClickTrends,
+            compute,
+            trends=True,
+        )

@@ -74,6 +74,9 @@ class EngagementSummary:
     outcomes: list[EngagementOutcome]
     link_effectiveness: list[LinkEffectiveness]
     insight: str
+    computed_at: dt.datetime = strawberry.field(
+        description="When these figures were computed (they may come from the aggregate cache)."
+    )
 
 
 @strawberry.type
@@ -110,6 +113,9 @@ class LinkFunction:
 class LinkFunctionEffectiveness:
     link_functions: list[LinkFunction]
     recommendations: list[str]
+    computed_at: dt.datetime = strawberry.field(
+        description="When these figures were computed (they may come from the aggregate cache)."
+    )
 
 
 @strawberry.enum
@@ -177,6 +183,9 @@ class BehavioralPatterns:
         description="The local hour with most human clicks; ties: the earliest."
     )
     insights: list[str]
+    computed_at: dt.datetime = strawberry.field(
+        description="When these figures were computed (they may come from the aggregate cache)."
+    )
 
 
 @strawberry.type
@@ -213,6 +222,9 @@ class TimingAnalysis:
     no_click_interview_rate: float | None
     median_hours_to_first_click: float | None
     insight: str
+    computed_at: dt.datetime = strawberry.field(
+        description="When these figures were computed (they may come from the aggregate cache)."
+    )
 
 
 @strawberry.type
@@ -231,3 +243,6 @@ class ClickTrends:
     days: list[DailyClicks]
     total_clicks: int
     insight: str
+    computed_at: dt.datetime = strawberry.field(
+        description="When these figures were computed (they may come from the aggregate cache)."
+    )
