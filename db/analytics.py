@@ -6,6 +6,11 @@ clicks through the account's links (`idx_link_tracking_account_function`, then
 `idx_link_clicks_tracking`). Only human clicks count (`NOT is_bot`), and outcomes are
 "reached" (SPEC §2), computed exactly as the `application_outcomes` view does.
 
+The engagement summary and the link-function figures read through the seed 000 views
+(`application_engagement_outcomes`, and `application_link_functions`, which
+`link_function_effectiveness` aggregates: migration 0007), so a direct SQL user and the API
+cannot disagree; the request's filters apply to the views' application date and status.
+
 The statements group in the database and return a handful of rows; rates, intervals and
 sentences are made from the counts by `domain.stats`.
 """
@@ -108,22 +113,36 @@ class ClickCountGroup:
     offers: int
 
 
-# Applications per number of human clicks (with the reached outcomes), over `apps`.
-_CLICK_COUNT_GROUPS = """clicks AS (
-  SELECT lt.application_id, count(*) AS n
-  FROM link_tracking lt
-  JOIN apps a ON a.id = lt.application_id
-  JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id AND NOT lc.is_bot
-  WHERE lt.account_id = :account_id
-  GROUP BY lt.application_id
-),
-count_groups AS (
-  SELECT coalesce(c.n, 0) AS clicks,
+def _view_where(
+    alias: str, account_id: uuid.UUID, flt: AnalyticsFilter | None
+) -> tuple[str, dict[str, Any]]:
+    """The seed filters on a view with `account_id`, `application_date` and `status`."""
+    params: dict[str, Any] = {"account_id": account_id}
+    where = [f"{alias}.account_id = :account_id"]
+    if flt is not None:
+        if flt.start_date is not None:
+            where.append(f"{alias}.application_date >= :start_date")
+            params["start_date"] = flt.start_date
+        if flt.end_date is not None:
+            where.append(f"{alias}.application_date <= :end_date")
+            params["end_date"] = flt.end_date
+        if flt.status is not None:
+            where.append(f"{alias}.status = :status")
+            params["status"] = flt.status
+    return " AND ".join(where), params
+
+
+# Applications per number of human clicks, with their reached outcomes: the per-application
+# figures of the `application_engagement_outcomes` view (migrations 0001, 0007).
+def _click_count_groups(where: str) -> str:
+    return f"""count_groups AS (
+  SELECT o.total_clicks AS clicks,
          count(*) AS applications,
-         count(*) FILTER (WHERE a.reached_interview) AS interviews,
-         count(*) FILTER (WHERE a.reached_offer) AS offers
-  FROM apps a LEFT JOIN clicks c ON c.application_id = a.id
-  GROUP BY 1
+         count(*) FILTER (WHERE o.reached_interview) AS interviews,
+         count(*) FILTER (WHERE o.reached_offer) AS offers
+  FROM application_engagement_outcomes o
+  WHERE {where}
+  GROUP BY o.total_clicks
 )"""
 
 
@@ -139,8 +158,8 @@ def _click_count_group(r: Any) -> ClickCountGroup:
 async def click_count_groups(
     session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
 ) -> list[ClickCountGroup]:
-    apps, params = _apps_cte(account_id, flt)
-    sql = f"WITH {apps}, {_CLICK_COUNT_GROUPS} SELECT * FROM count_groups ORDER BY clicks"
+    where, params = _view_where("o", account_id, flt)
+    sql = f"WITH {_click_count_groups(where)} SELECT * FROM count_groups ORDER BY clicks"
     rows = (await session.execute(text(sql), params)).mappings().all()
     return [_click_count_group(r) for r in rows]
 
@@ -160,23 +179,11 @@ class FunctionRow:
     median_hours_to_first_click: float | None
 
 
-# Per link function over applications with an active link of that function, over `apps`.
-# The application's columns travel with its group: joining `apps` a second time was planned
-# as a nested loop over the CTE (it estimates one row per join), 44,000 comparisons and 4 of
-# the summary's 6.7 ms for an account of 100 applications.
-_FUNCTION_EFFECTIVENESS = """per_application AS (
-  SELECT lt.link_function, lt.application_id,
-         a.created_at, a.reached_interview, a.reached_offer,
-         count(lc.click_id) AS clicks,
-         min(lc.clicked_at) AS first_at
-  FROM link_tracking lt
-  JOIN apps a ON a.id = lt.application_id
-  LEFT JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id AND NOT lc.is_bot
-  WHERE lt.account_id = :account_id AND lt.is_active
-  GROUP BY lt.link_function, lt.application_id,
-           a.created_at, a.reached_interview, a.reached_offer
-),
-functions AS (
+# Per link function over the applications with an active link of that function: the rows of
+# the `application_link_functions` view, aggregated as the `link_function_effectiveness` view
+# aggregates them (migration 0007), with the request's filters.
+def _function_effectiveness(where: str) -> str:
+    return f"""functions AS (
   SELECT p.link_function,
          count(*) AS applications_with_link,
          count(*) FILTER (WHERE p.clicks > 0) AS applications_with_clicks,
@@ -185,10 +192,9 @@ functions AS (
          count(*) FILTER (WHERE p.reached_offer) AS offers,
          count(*) FILTER (WHERE p.reached_interview AND p.clicks > 0) AS clicked_interviews,
          count(*) FILTER (WHERE p.reached_offer AND p.clicks > 0) AS clicked_offers,
-         percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY (extract(epoch FROM p.first_at - p.created_at) / 3600)::float8
-         ) FILTER (WHERE p.first_at IS NOT NULL) AS median_hours
-  FROM per_application p
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY p.hours_to_first_click) AS median_hours
+  FROM application_link_functions p
+  WHERE {where}
   GROUP BY p.link_function
 )"""
 
@@ -212,17 +218,18 @@ async def function_effectiveness(
     session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
 ) -> list[FunctionRow]:
     """Per link function over applications with an active link of that function."""
-    apps, params = _apps_cte(account_id, flt)
-    sql = f"WITH {apps}, {_FUNCTION_EFFECTIVENESS} SELECT * FROM functions ORDER BY link_function"
+    where, params = _view_where("p", account_id, flt)
+    sql = f"WITH {_function_effectiveness(where)} SELECT * FROM functions ORDER BY link_function"
     rows = (await session.execute(text(sql), params)).mappings().all()
     return [_function_row(r) for r in rows]
 
 
 @functools.cache
-def _summary_statement(apps: str) -> Any:
-    """Built once per filter shape (`apps` is `_apps_cte`'s SQL, which names its values)."""
+def _summary_statement(outcomes_where: str, functions_where: str) -> Any:
+    """Built once per filter shape (the `_view_where` SQL names its values)."""
     return text(
-        f"""WITH {apps}, {_CLICK_COUNT_GROUPS}, {_FUNCTION_EFFECTIVENESS}
+        f"""WITH {_click_count_groups(outcomes_where)},
+{_function_effectiveness(functions_where)}
 SELECT (SELECT coalesce(json_agg(g ORDER BY g.clicks), '[]') FROM count_groups g) AS groups,
        (SELECT coalesce(json_agg(f ORDER BY f.link_function), '[]') FROM functions f)
          AS functions"""
@@ -233,10 +240,11 @@ async def summary_counts(
     db: Db, *, account_id: uuid.UUID, flt: AnalyticsFilter | None = None
 ) -> tuple[list[ClickCountGroup], list[FunctionRow]]:
     """``click_count_groups`` and ``function_effectiveness`` in one statement (the
-    engagement summary needs both): one snapshot without a transaction around two statements,
-    and the account's applications and their outcomes read once."""
-    apps, params = _apps_cte(account_id, flt)
-    row = (await db.execute(_summary_statement(apps), params)).one()
+    engagement summary needs both): one snapshot without a transaction around two statements."""
+    outcomes_where, params = _view_where("o", account_id, flt)
+    functions_where, _ = _view_where("p", account_id, flt)
+    statement = _summary_statement(outcomes_where, functions_where)
+    row = (await db.execute(statement, params)).one()
     groups, functions = row.groups, row.functions
     if isinstance(groups, str):  # json, not jsonb: a driver may hand over the text
         groups, functions = orjson.loads(groups), orjson.loads(functions)
