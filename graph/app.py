@@ -27,6 +27,7 @@ from graph.observability import (
     RequestIdMiddleware,
     metrics_text,
 )
+from graph.rest import make_routes
 from graph.schema import schema
 from graph.track import Tracker
 from graph.track_asgi import TrackFastPath
@@ -148,6 +149,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/track/health", tracker.health),
         # Answered by TrackFastPath before Starlette sees them, except with a root path.
         Route("/track/{tracking_id}", tracker.redirect, methods=["GET", "HEAD"]),
+        # The seed 000 REST paths, answered by the GraphQL resolvers (graph.rest).
+        *make_routes(view, schema, settings),
     ]
     return App(
         tracker=tracker,

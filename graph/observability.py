@@ -162,7 +162,10 @@ class RequestIdMiddleware:
         finally:
             path = scope.get("path", "")
             route = "/track" if path.startswith("/track/") and path != "/track/health" else path
+            if path.startswith("/api/"):
+                route = "/api"
             if route not in (
+                "/api",
                 "/graphql",
                 "/track",
                 "/track/health",

@@ -270,3 +270,15 @@ async def test_sql_matches_the_rules(
     assert title_keywords("C++ / C# Engineer, Engineer of the Year") == {
         "c++", "c#", "engineer", "year"
     }  # fmt: skip
+
+
+async def test_a_filter_date_without_offset_is_refused(world: World, gql: Any) -> None:
+    body = await gql(
+        QUERY,
+        {"filter": {"startDate": "2025-03-03T00:00:00", "endDate": "2025-03-04T00:00:00Z"}},
+        key=world.key,
+    )
+    assert body["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "filter.startDate",
+    }

@@ -80,14 +80,28 @@ _BUCKET_PHRASES = {
 }
 
 
+def _instant(value: dt.datetime | None, field: str) -> dt.datetime | None:
+    """An aware instant in UTC; a naive one (no offset) or one out of range is refused."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise BadUserInput(f"`{field}` needs a UTC offset (e.g. Z or +02:00)", field=field)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise BadUserInput(f"`{field}` is out of range", field=field) from exc
+
+
 def to_db_filter(flt: AnalyticsFilter | None) -> DbAnalyticsFilter | None:
     if flt is None:
         return None
-    if flt.start_date is not None and flt.end_date is not None and flt.start_date > flt.end_date:
+    start = _instant(flt.start_date, "filter.startDate")
+    end = _instant(flt.end_date, "filter.endDate")
+    if start is not None and end is not None and start > end:
         raise BadUserInput("`startDate` must not be after `endDate`", field="filter.startDate")
     return DbAnalyticsFilter(
-        start_date=flt.start_date,
-        end_date=flt.end_date,
+        start_date=start,
+        end_date=end,
         status=flt.status.value if flt.status is not None else None,
     )
 
