@@ -62,12 +62,16 @@ SELECT
 FROM job_applications ja
 """
 
+# From the application (its account, date and status: the filters), so that a filter on the
+# account reads the account's applications first and probes each one's history once; starting
+# from the links, the history was probed once per link and the statement took twice as long.
+# (A link's account is its application's: migration 0001's trigger sees to it.)
 _APPLICATION_LINK_FUNCTIONS = """
 CREATE VIEW application_link_functions AS
 SELECT
-  lt.account_id,
+  ja.account_id,
   lt.link_function,
-  lt.application_id,
+  ja.id AS application_id,
   ja.created_at AS application_date,
   ja.status,
   COUNT(lc.click_id) AS clicks,
@@ -76,12 +80,11 @@ SELECT
     AS hours_to_first_click,
   o.reached_interview,
   o.reached_offer
-FROM link_tracking lt
-JOIN job_applications ja ON ja.id = lt.application_id
+FROM job_applications ja
 JOIN application_outcomes o ON o.application_id = ja.id
+JOIN link_tracking lt ON lt.application_id = ja.id AND lt.is_active
 LEFT JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id AND NOT lc.is_bot
-WHERE lt.is_active
-GROUP BY lt.account_id, lt.link_function, lt.application_id, ja.created_at, ja.status,
+GROUP BY ja.account_id, lt.link_function, ja.id, ja.created_at, ja.status,
          o.reached_interview, o.reached_offer
 """
 
