@@ -146,7 +146,9 @@ async def make_targets(url: str) -> list[Target]:
     return targets
 
 
-def start_server(url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, redis_url: str, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=url,
@@ -154,6 +156,7 @@ def start_server(url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]
         RATE_LIMIT_PER_KEY_PER_MINUTE="0",
         RATE_LIMIT_PER_IP_PER_MINUTE="0",
         LOG_LEVEL="WARNING",
+        **(extra_env or {}),
     )
     return subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "linkinsights"), "api", "--port", str(port)],
@@ -312,6 +315,134 @@ async def run_load(
     return Result(latencies, took, errors, server_cpu)
 
 
+# --- the aggregate cache (issue 16): cached aggregates, warm against off ------------------------
+
+ANALYTICS = """
+{ applicationAnalytics {
+  totalApplications statusDistribution { status applications percent }
+  funnel { step applications conversionRate conversionInterval { low high sampleSize } }
+  timeToFirstResponse { medianHours p25Hours p75Hours } timeToInterview { medianHours }
+  byCompany { totalGroups groups { key rank applications interviewRate } }
+  byTitleKeyword { totalGroups groups { key rank applications interviewRate } }
+  weekly { weekStart applications } computedAt
+} }"""
+
+CACHED_QUERIES = {"summary": SUMMARY, "analytics": ANALYTICS}
+
+
+async def run_query_load(
+    port: int, query: str, targets: list[Target], clients: int, seconds: float, seed: int
+) -> Result:
+    """`clients` connections posting `query`, each request as a random target's key."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    errors = 0
+    payload = json.dumps({"query": query}).encode()
+
+    async def one(conn: Connection) -> None:
+        nonlocal errors
+        t = rng.choice(targets)
+        start = time.perf_counter()
+        status, body = await conn.request(
+            "POST", "/graphql", payload, {"Authorization": f"Bearer {t.key}"}
+        )
+        elapsed = time.perf_counter() - start
+        if status == 200 and body.startswith(b'{"data":{') and b'"errors"' not in body:
+            latencies.append(elapsed)
+        else:
+            errors += 1
+            if errors == 1:
+                print(f"    first error: {status} {body[:300]!r}")
+
+    conns = [await Connection.open(port) for _ in range(clients)]
+    try:
+        deadline = time.perf_counter() + seconds
+        began = time.perf_counter()
+
+        async def worker(conn: Connection) -> None:
+            while time.perf_counter() < deadline:
+                await one(conn)
+
+        await asyncio.gather(*(worker(c) for c in conns))
+        took = time.perf_counter() - began
+    finally:
+        for c in conns:
+            c.close()
+    return Result(latencies, took, errors)
+
+
+async def warm(port: int, query: str, targets: list[Target]) -> None:
+    """One request per target, 10 at a time: every account's entry is in the cache."""
+    conns = [await Connection.open(port) for _ in range(10)]
+    try:
+        pending = list(targets)
+
+        async def worker(conn: Connection) -> None:
+            payload = json.dumps({"query": query}).encode()
+            while pending:
+                t = pending.pop()
+                await conn.request(
+                    "POST", "/graphql", payload, {"Authorization": f"Bearer {t.key}"}
+                )
+
+        await asyncio.gather(*(worker(c) for c in conns))
+    finally:
+        for c in conns:
+            c.close()
+
+
+async def cache_comparison(
+    url: str,
+    redis_url: str,
+    targets: list[Target],
+    kinds: list[str],
+    levels: list[int],
+    seconds: float,
+) -> None:
+    """Each cached aggregate through a server with the aggregate cache warm and through one
+    with it off (AGGREGATE_CACHE_ENABLED=false: every request computes live), same accounts."""
+    servers = {}
+    for mode, env in (("warm", {}), ("off", {"AGGREGATE_CACHE_ENABLED": "false"})):
+        port = free_port()
+        servers[mode] = (port, start_server(url, redis_url, port, env))
+    try:
+        for port, proc in servers.values():
+            await wait_ready(f"http://127.0.0.1:{port}", proc)
+        print(
+            f"\naggregate cache: {len(targets):,} accounts, each entry warmed first; "
+            f"{seconds:g}s per row"
+        )
+        print(
+            f"{'scenario':<12} {'clients':>7} {'cache':>5} {'p50 ms':>8} {'p95 ms':>8} "
+            f"{'p99 ms':>8} {'req/s':>8} {'errors':>6} {'warm/off req/s':>14}"
+        )
+        for kind in kinds:
+            query = CACHED_QUERIES[kind]
+            await warm(servers["warm"][0], query, targets)
+            for clients in levels:
+                rows = {}
+                for mode in ("warm", "off"):
+                    port = servers[mode][0]
+                    rows[mode] = await run_query_load(
+                        port, query, targets, clients, seconds, seed=clients
+                    )
+                for mode, r in rows.items():
+                    ratio = f"{rows['warm'].rps / r.rps:.1f}x" if mode == "off" else ""
+                    print(
+                        f"{kind:<12} {clients:>7} {mode:>5} {r.pct(0.50):>8.1f} "
+                        f"{r.pct(0.95):>8.1f} {r.pct(0.99):>8.1f} {r.rps:>8.0f} "
+                        f"{r.errors:>6} {ratio:>14}"
+                    )
+        print("target (cache warm): p95 <= 10 ms at 50 clients, >= 3x the req/s of cache off")
+    finally:
+        for _, proc in servers.values():
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--accounts", type=int, default=1000)
@@ -325,7 +456,19 @@ async def main() -> None:
         default="application,page100,summary",
         help="comma-separated subset of application,page100,summary",
     )
+    parser.add_argument(
+        "--cache-scenarios",
+        default="summary,analytics",
+        help="cached aggregates compared warm and off (summary,analytics; empty: skip)",
+    )
+    parser.add_argument("--cache-clients", default="10,50")
+    parser.add_argument(
+        "--cache-accounts", type=int, default=200, help="accounts the cache comparison uses"
+    )
     args = parser.parse_args()
+    cache_kinds = [s for s in args.cache_scenarios.split(",") if s]
+    if set(cache_kinds) - set(CACHED_QUERIES):
+        parser.error(f"unknown cache scenario(s): {args.cache_scenarios}")
     scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(scenarios) - {"application", "page100", "summary"}
     if unknown:
@@ -383,12 +526,24 @@ async def main() -> None:
                         f"{r.cpu_ms:>10.2f}"
                     )
                 print()
-        finally:
             proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.wait(timeout=10)
+            if cache_kinds:
+                await cache_comparison(
+                    url,
+                    settings.redis_url,
+                    targets[: args.cache_accounts],
+                    cache_kinds,
+                    [int(x) for x in args.cache_clients.split(",")],
+                    args.seconds,
+                )
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             if not args.keep:
                 admin = await asyncpg.connect(server_url)
                 try:

@@ -155,42 +155,45 @@ def encode(value: Any) -> Any:
     return value
 
 
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def decode(kind: Any, data: Any) -> Any:
     """The inverse of `encode` for a value of type `kind`."""
-    if data is None:
-        return None
+    return _decoder(kind)(data)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@functools.cache
+def _decoder(kind: Any) -> Callable[[Any], Any]:
+    """A function rebuilding a value of type `kind` from its JSON, made once per type: an
+    entry of applicationAnalytics holds some 600 objects, and working out each one's type
+    from its annotations at every read cost more than computing the figures."""
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]
         if len(options) != 1:
             raise TypeError(f"cannot decode the union {kind}")
-        return decode(options[0], data)
+        inner = _decoder(options[0])
+        return lambda data: None if data is None else inner(data)
     if origin is list:
         (item,) = typing.get_args(kind)
-        return [decode(item, v) for v in data]
+        item_decoder = _decoder(item)
+        return lambda data: [item_decoder(v) for v in data]
     if isinstance(kind, type):
         if dataclasses.is_dataclass(kind):
-            hints = _hints(kind)
-            return kind(
-                **{
-                    f.name: decode(hints[f.name], data[f.name])
-                    for f in dataclasses.fields(kind)
-                    if f.init
-                }
-            )
+            hints = typing.get_type_hints(kind)
+            fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(kind) if f.init]
+            cls: Any = kind
+            return lambda data: cls(**{name: dec(data[name]) for name, dec in fields})
         if issubclass(kind, Enum):
-            return kind(data)
+            return {m.value: m for m in kind}.__getitem__
         if kind is dt.datetime:
-            return dt.datetime.fromisoformat(data)
+            return dt.datetime.fromisoformat
         if kind is dt.date:
-            return dt.date.fromisoformat(data)
+            return dt.date.fromisoformat
         if kind is float:
-            return float(data)
+            return float
         if kind in (int, str, bool):
-            return data
+            return _identity
     raise TypeError(f"cannot decode {kind!r}")
