@@ -24,6 +24,7 @@ import logging
 import types
 import typing
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from enum import Enum
 from typing import Any, TypeVar
@@ -85,6 +86,35 @@ async def invalidate_quietly(redis: Redis, account_ids: Iterable[uuid.UUID] | No
         log.warning("aggregate cache not invalidated, Redis unavailable: %r", exc)
 
 
+class _DecodedEntries:
+    """The second level (seed 003 "in-memory"): entries this process has decoded, by key,
+    kept with the exact bytes they were decoded from. Redis stays the source of truth: an
+    entry is reused only while Redis still holds those same bytes (so the TTL and every
+    invalidation apply as before); it saves rebuilding some 600 objects of an
+    applicationAnalytics entry at each read. The objects are shared between requests, which
+    only read them. Bounded, least recently used first out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, tuple[bytes, tuple[Any, Any]]] = OrderedDict()
+
+    def get(self, key: str, raw: bytes) -> tuple[Any, Any] | None:
+        found = self.entries.get(key)
+        if found is None or found[0] != raw:
+            return None
+        self.entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: str, raw: bytes, value: tuple[Any, Any]) -> None:
+        self.entries[key] = (raw, value)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_DECODED = _DecodedEntries(2048)
+
+
 async def cached(
     redis: Redis | None,
     *,
@@ -110,9 +140,13 @@ async def cached(
             )
         generations = [int(raw_global or 0), int(raw_account or 0)]
         if raw_entry is not None:
-            entry = orjson.loads(raw_entry)
-            if entry.get("g") == generations:
-                value: T = decode(output, entry["v"])
+            found = _DECODED.get(key, raw_entry)
+            if found is None:
+                entry = orjson.loads(raw_entry)
+                found = (entry.get("g"), decode(output, entry["v"]))
+                _DECODED.put(key, raw_entry, found)
+            if found[0] == generations:
+                value: T = found[1]
                 counter_child(AGGREGATE_CACHE_HITS, aggregate).inc()
                 return value
     except (RedisError, OSError, TimeoutError) as exc:

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     aggregate_cache_ttl_seconds: int = Field(default=300, ge=0, le=300)
     aggregate_trends_ttl_seconds: int = Field(default=900, ge=0, le=900)
     aggregate_cache_timeout: float = Field(
-        default=0.25, gt=0, description="Seconds a cache read or write may take, then live"
+        default=1.0, gt=0, description="Seconds a cache read or write may take, then live"
     )
 
     # REST paths of seed 000: requests per hour per API key and endpoint (0 disables).
