@@ -427,7 +427,7 @@ async def cache_comparison(
                         port, query, targets, clients, seconds, seed=clients
                     )
                 for mode, r in rows.items():
-                    ratio = f"{rows['warm'].rps / r.rps:.1f}x" if mode == "off" else ""
+                    ratio = f"{rows['warm'].rps / r.rps:.1f}x" if mode == "off" and r.rps else ""
                     print(
                         f"{kind:<12} {clients:>7} {mode:>5} {r.pct(0.50):>8.1f} "
                         f"{r.pct(0.95):>8.1f} {r.pct(0.99):>8.1f} {r.rps:>8.0f} "
