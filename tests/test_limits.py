@@ -367,7 +367,11 @@ async def test_graphql_requests_beyond_the_slots_wait_their_turn(
     summary = HeldSummary(monkeypatch)
     key = await make_key(await make_account(name="one slot"))
     headers = {"Authorization": f"Bearer {key}"}
-    application = build_app(settings.model_copy(update={"graphql_concurrency": 1}))
+    # The aggregate cache off: the second request must run the statement, not hit the entry.
+    one_slot = settings.model_copy(
+        update={"graphql_concurrency": 1, "aggregate_cache_enabled": False}
+    )
+    application = build_app(one_slot)
     async with running_app(settings, application) as client:
         turns = SlotWaits(application, monkeypatch)
         first = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
@@ -395,7 +399,13 @@ async def test_a_request_that_waits_too_long_for_its_turn_is_rate_limited(
     summary = HeldSummary(monkeypatch)
     key = await make_key(await make_account(name="busy"))
     headers = {"Authorization": f"Bearer {key}"}
-    busy = settings.model_copy(update={"graphql_concurrency": 1, "graphql_queue_timeout": 0.2})
+    busy = settings.model_copy(
+        update={
+            "graphql_concurrency": 1,
+            "graphql_queue_timeout": 0.2,
+            "aggregate_cache_enabled": False,
+        }
+    )
     async with running_app(busy) as client:
         first = asyncio.create_task(client.post("/graphql", json=SUMMARY_QUERY, headers=headers))
         await asyncio.wait_for(summary.entered.wait(), timeout=10)
