@@ -8,6 +8,7 @@ two have in common must be equal, to the last decimal.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -76,6 +77,14 @@ SUMMARY = """{ engagementSummary { totalApplications applicationsWithClicks tota
   engagementRate avgClicksPerApplication outcomes { level count interviews offers } } }"""
 
 
+async def view_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], sql: str, account_id: uuid.UUID
+) -> list[Any]:
+    """What a direct SQL user reads."""
+    async with sessionmaker() as session:
+        return list((await session.execute(text(sql), {"a": account_id})).mappings().all())
+
+
 def _number(value: Any) -> float | None:
     if value is None:
         return None
@@ -90,20 +99,11 @@ async def test_link_function_effectiveness_view_equals_the_api(
     account_id, key = await create_account_with_key(sessionmaker)
     async with sessionmaker() as session, session.begin():
         await create_applications(session, account_id, SPECS)
-    async with sessionmaker() as session:
-        rows = (
-            (
-                await session.execute(
-                    text(
-                        "SELECT * FROM link_function_effectiveness WHERE account_id = :a "
-                        "ORDER BY link_function"
-                    ),
-                    {"a": account_id},
-                )
-            )
-            .mappings()
-            .all()
-        )
+    rows = await view_rows(
+        sessionmaker,
+        "SELECT * FROM link_function_effectiveness WHERE account_id = :a ORDER BY link_function",
+        account_id,
+    )
     body = await gql(EFFECTIVENESS, key=key)
     assert "errors" not in body, body
     api = {f["name"]: f for f in body["data"]["linkFunctionEffectiveness"]["linkFunctions"]}
@@ -150,20 +150,12 @@ async def test_engagement_outcomes_view_equals_the_summary(
     account_id, key = await create_account_with_key(sessionmaker)
     async with sessionmaker() as session, session.begin():
         await create_applications(session, account_id, SPECS)
-    async with sessionmaker() as session:
-        rows = (
-            (
-                await session.execute(
-                    text(
-                        "SELECT total_clicks, reached_interview, reached_offer "
-                        "FROM application_engagement_outcomes WHERE account_id = :a"
-                    ),
-                    {"a": account_id},
-                )
-            )
-            .mappings()
-            .all()
-        )
+    rows = await view_rows(
+        sessionmaker,
+        "SELECT total_clicks, reached_interview, reached_offer "
+        "FROM application_engagement_outcomes WHERE account_id = :a",
+        account_id,
+    )
     body = await gql(SUMMARY, key=key)
     assert "errors" not in body, body
     s = body["data"]["engagementSummary"]
