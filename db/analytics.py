@@ -4,7 +4,7 @@ Each aggregate is one statement (the engagement summary too) that starts from th
 account's applications (`idx_applications_account_created` / `_status`) and reaches the
 clicks through the account's links (`idx_link_tracking_account_function`, then
 `idx_link_clicks_tracking`). Only human clicks count (`NOT is_bot`), and outcomes are
-"reached" (SPEC §2), computed exactly as the `application_outcomes` view does.
+"reached" (SPEC §2), read from the `application_outcomes` view.
 
 The engagement summary and the link-function figures read through the seed 000 views
 (`application_engagement_outcomes`, and `application_link_functions`, which
@@ -40,22 +40,10 @@ class AnalyticsFilter:
     status: str | None = None
 
 
-# "Reached" outcomes, as the application_outcomes view (migration 0001) defines them: the
-# current status or any history row. One lateral probe of idx_status_history_application per
-# application (the view's two EXISTS under an OR may be planned as a hashed scan of the
-# whole history table).
-_REACHED_JOIN = """LEFT JOIN LATERAL (
-    SELECT bool_or(h.status IN ('interview', 'offer')) AS interview,
-           bool_or(h.status = 'offer') AS offer
-    FROM application_status_history h
-    WHERE h.application_id = ja.id
-  ) hist ON true"""
-_REACHED_INTERVIEW = "(ja.status IN ('interview', 'offer') OR coalesce(hist.interview, false))"
-_REACHED_OFFER = "(ja.status = 'offer' OR coalesce(hist.offer, false))"
-
-
 def _apps_cte(account_id: uuid.UUID, flt: AnalyticsFilter | None) -> tuple[str, dict[str, Any]]:
-    """The filtered applications of the account, with their reached outcomes."""
+    """The filtered applications of the account, with their reached outcomes as the
+    `application_outcomes` view defines them (the current status or any history row; one
+    lateral probe of the history per application since migration 0007)."""
     params: dict[str, Any] = {"account_id": account_id}
     where = ["ja.account_id = :account_id"]
     if flt is not None:
@@ -69,11 +57,9 @@ def _apps_cte(account_id: uuid.UUID, flt: AnalyticsFilter | None) -> tuple[str, 
             where.append("ja.status = :status")
             params["status"] = flt.status
     sql = f"""apps AS MATERIALIZED (
-  SELECT ja.id, ja.created_at,
-         {_REACHED_INTERVIEW} AS reached_interview,
-         {_REACHED_OFFER} AS reached_offer
+  SELECT ja.id, ja.created_at, o.reached_interview, o.reached_offer
   FROM job_applications ja
-  {_REACHED_JOIN}
+  JOIN application_outcomes o ON o.application_id = ja.id
   WHERE {" AND ".join(where)}
 )"""
     return sql, params
