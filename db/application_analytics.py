@@ -1,8 +1,9 @@
 """SQL of the application analytics (seed 003 "Application Analytics"), scoped to one account.
 
 One statement over the account's filtered applications, each with its job and what its status
-history says (reached response / interview / offer, and when first), grouped four ways at once:
-all applications, per company, per job-title keyword, and per local week of creation. The
+history says (reached response / interview / offer, and when first: the `application_outcomes`
+view, migration 0007, whose statuses are `domain.application_analytics`'), grouped four ways:
+all, per company, per job-title keyword, and per local week of creation. The
 figures a client sees (rates, intervals, ranks) are made from these counts by
 `domain.application_analytics`; the quartiles are PostgreSQL's `percentile_cont`, which
 `domain.application_analytics.quantile` mirrors (tests/test_application_analytics.py checks
@@ -22,13 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
 from db.analytics import AnalyticsFilter
-from domain.application_analytics import (
-    INTERVIEW_STATUSES,
-    KEYWORD_PATTERN,
-    MIN_KEYWORD_LENGTH,
-    RESPONSE_STATUSES,
-    STOPWORDS,
-)
+from domain.application_analytics import KEYWORD_PATTERN, MIN_KEYWORD_LENGTH, STOPWORDS
 from domain.validation import STATUSES
 
 #: The dimensions a row of `application_groups` belongs to.
@@ -53,10 +48,6 @@ class GroupRow:
     interview_sample: int
 
 
-def _in(statuses: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{s}'" for s in statuses) + ")"
-
-
 @functools.cache
 def _statement(has_start: bool, has_end: bool, has_status: bool) -> TextClause:
     where = ["ja.account_id = :account_id"]
@@ -66,31 +57,20 @@ def _statement(has_start: bool, has_end: bool, has_status: bool) -> TextClause:
         where.append("ja.created_at <= :end_date")
     if has_status:
         where.append("ja.status = :status")
-    response, interview = _in(RESPONSE_STATUSES), _in(INTERVIEW_STATUSES)
     by_status = ",\n       ".join(
         f"count(*) FILTER (WHERE status = '{s}') AS status_{s}" for s in STATUSES
     )
     sql = f"""WITH apps AS MATERIALIZED (
   SELECT ja.id, ja.status, j.company, j.title,
-         (ja.status IN {response} OR coalesce(h.response, false)) AS reached_response,
-         (ja.status IN {interview} OR coalesce(h.interview, false)) AS reached_interview,
-         (ja.status = 'offer' OR coalesce(h.offer, false)) AS reached_offer,
-         (extract(epoch FROM h.first_response_at - ja.created_at) / 3600)::float8
+         o.reached_response, o.reached_interview, o.reached_offer,
+         (extract(epoch FROM o.first_response_at - ja.created_at) / 3600)::float8
            AS response_hours,
-         (extract(epoch FROM h.first_interview_at - ja.created_at) / 3600)::float8
+         (extract(epoch FROM o.first_interview_at - ja.created_at) / 3600)::float8
            AS interview_hours,
          to_char(date_trunc('week', ja.created_at AT TIME ZONE :tz), 'YYYY-MM-DD') AS week
   FROM job_applications ja
+  JOIN application_outcomes o ON o.application_id = ja.id
   LEFT JOIN jobs j ON j.id = ja.job_id AND j.account_id = ja.account_id
-  LEFT JOIN LATERAL (
-    SELECT bool_or(hs.status IN {response}) AS response,
-           bool_or(hs.status IN {interview}) AS interview,
-           bool_or(hs.status = 'offer') AS offer,
-           min(hs.changed_at) FILTER (WHERE hs.status IN {response}) AS first_response_at,
-           min(hs.changed_at) FILTER (WHERE hs.status IN {interview}) AS first_interview_at
-    FROM application_status_history hs
-    WHERE hs.application_id = ja.id
-  ) h ON true
   WHERE {" AND ".join(where)}
 ),
 keyed AS (

@@ -26,7 +26,7 @@ from analytics_fixtures import AppSpec, create_account_with_key, create_applicat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import application_analytics as app_analytics_db
-from domain.application_analytics import quantile, title_keywords
+from domain.application_analytics import RESPONSE_STATUSES, quantile, title_keywords
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # a Monday
 ACME, GLOBEX, INITECH = "Senior Backend Engineer", "Data Engineer (Python)", "Frontend Developer"
@@ -257,7 +257,7 @@ async def test_sql_matches_the_rules(
         assert s.history_hours is not None
         hours = [
             h for st, h in zip(s.history, s.history_hours, strict=True)
-            if st in ("interview", "offer", "rejected")
+            if st in RESPONSE_STATUSES
         ]  # fmt: skip
         if hours:
             response_hours.append(min(hours))

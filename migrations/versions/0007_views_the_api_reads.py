@@ -1,8 +1,10 @@
 """The seed 000 views become the one definition of the figures the API serves (issue 16).
 
 - `application_outcomes` keeps its columns but reads each application's history with one
-  lateral probe of idx_status_history_application: its two EXISTS under an OR could be planned
-  as a hashed scan of the whole history table, for every query that reads through it.
+  lateral probe of idx_status_history_application (its two EXISTS under an OR could be planned
+  as a hashed scan of the whole history table, for every query that reads through it), and
+  gains `reached_response` (an interview, offer or rejection: the employer answered) and
+  `first_response_at`, for the application analytics' funnel (seed 003).
 - `application_link_functions` (new): one row per application and link function with an
   active link: the application's date and status (the API's filters), its human clicks on that
   link and when the first came, and the reached outcomes.
@@ -34,20 +36,26 @@ SELECT
   ja.account_id,
   (ja.status IN ('interview', 'offer') OR coalesce(h.interview, false)) AS reached_interview,
   (ja.status = 'offer' OR coalesce(h.offer, false)) AS reached_offer,
-  h.first_interview_at
+  h.first_interview_at,
+  (ja.status IN ('interview', 'offer', 'rejected') OR coalesce(h.response, false))
+    AS reached_response,
+  h.first_response_at
 FROM job_applications ja
 LEFT JOIN LATERAL (
   SELECT bool_or(hs.status IN ('interview', 'offer')) AS interview,
          bool_or(hs.status = 'offer') AS offer,
+         bool_or(hs.status IN ('interview', 'offer', 'rejected')) AS response,
          min(hs.changed_at) FILTER (WHERE hs.status IN ('interview', 'offer'))
-           AS first_interview_at
+           AS first_interview_at,
+         min(hs.changed_at) FILTER (WHERE hs.status IN ('interview', 'offer', 'rejected'))
+           AS first_response_at
   FROM application_status_history hs
   WHERE hs.application_id = ja.id
 ) h ON true
 """
 
 _OUTCOMES_EXISTS = """
-CREATE OR REPLACE VIEW application_outcomes AS
+CREATE VIEW application_outcomes AS
 SELECT
   ja.id AS application_id,
   ja.account_id,
@@ -61,6 +69,36 @@ SELECT
    WHERE h.application_id = ja.id AND h.status IN ('interview', 'offer')) AS first_interview_at
 FROM job_applications ja
 """
+
+# Migration 0001's application_engagement_outcomes, recreated on the way down (it depends on
+# application_outcomes, which loses columns there).
+_ENGAGEMENT_OUTCOMES_0001 = """
+CREATE VIEW application_engagement_outcomes AS
+SELECT
+  ja.id AS application_id,
+  ja.account_id,
+  ja.status,
+  ja.created_at AS application_date,
+  COUNT(lc.click_id) AS total_clicks,
+  COUNT(DISTINCT lc.session_id) AS unique_sessions,
+  MIN(lc.clicked_at) AS first_click_timestamp,
+  MAX(lc.clicked_at) AS last_click_timestamp,
+  EXTRACT(EPOCH FROM (MIN(lc.clicked_at) - ja.created_at)) / 3600 AS hours_to_first_click,
+  COALESCE(
+    ARRAY_AGG(DISTINCT lt.link_function ORDER BY lt.link_function)
+      FILTER (WHERE lc.click_id IS NOT NULL),
+    ARRAY[]::varchar[]) AS clicked_functions,
+  MODE() WITHIN GROUP (ORDER BY lt.link_function)
+    FILTER (WHERE lc.click_id IS NOT NULL) AS most_clicked_function,
+  bool_or(o.reached_interview) AS reached_interview,
+  bool_or(o.reached_offer) AS reached_offer
+FROM job_applications ja
+JOIN application_outcomes o ON o.application_id = ja.id
+LEFT JOIN link_tracking lt ON ja.id = lt.application_id
+LEFT JOIN link_clicks lc ON lt.tracking_id = lc.tracking_id AND NOT lc.is_bot
+GROUP BY ja.id, ja.account_id, ja.status, ja.created_at
+"""
+
 
 # From the application (its account, date and status: the filters), so that a filter on the
 # account reads the account's applications first and probes each one's history once; starting
@@ -156,5 +194,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW link_function_effectiveness")
     op.execute("DROP VIEW application_link_functions")
-    op.execute(_EFFECTIVENESS_0001)
+    op.execute("DROP VIEW application_engagement_outcomes")
+    op.execute("DROP VIEW application_outcomes")
     op.execute(_OUTCOMES_EXISTS)
+    op.execute(_ENGAGEMENT_OUTCOMES_0001)
+    op.execute(_EFFECTIVENESS_0001)
