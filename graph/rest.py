@@ -15,14 +15,16 @@ link-function effectiveness, 200/h for application health; configurable).
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from graphql import (
@@ -48,6 +50,8 @@ from graph.ratelimit import hit
 from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.rest")
+
+T = TypeVar("T")
 
 PREFIX = "/api/analytics"
 
@@ -322,7 +326,10 @@ def _compile(gql: GraphQLSchema, endpoint: Endpoint) -> Compiled:
         arguments.append("input: $input")
     selection, schema = _output(root.type, endpoint, endpoint.depth)
     args = f"({', '.join(arguments)})" if arguments else ""
-    head = f"query ({', '.join(variables)})" if variables else "query"
+    # Named, so that the per-operation metrics tell the REST paths apart.
+    operation = "Rest" + camel(endpoint.name.replace("-", "_"))[:1].upper()
+    operation += camel(endpoint.name.replace("-", "_"))[1:]
+    head = f"query {operation}" + (f"({', '.join(variables)})" if variables else "")
     field_text = f"{endpoint.root_field}{args}" + (f" {{ {selection} }}" if selection else "")
     document = f"{head} {{ {field_text} }}"
     if "anyOf" in schema:  # a null field is answered 404, never as a body
@@ -550,6 +557,25 @@ def _finite(value: Any) -> bool:
     return True
 
 
+async def _in_turn(resources: Any, work: Awaitable[T]) -> T:
+    """`work` once one of the process's GraphQL slots is free, as /graphql takes its turn
+    (graph/view.py); RATE_LIMITED past GRAPHQL_QUEUE_TIMEOUT."""
+    slots: asyncio.Semaphore | None = getattr(resources, "slots", None)
+    if slots is None:
+        return await work
+    try:
+        async with asyncio.timeout(resources.settings.graphql_queue_timeout):
+            await slots.acquire()
+    except TimeoutError:
+        if inspect.iscoroutine(work):
+            work.close()
+        raise RateLimited("The server is busy; retry in a moment", retry_after=1) from None
+    try:
+        return await work
+    finally:
+        slots.release()
+
+
 def make_routes(view: Any, schema: Any, settings: Settings) -> list[Route]:
     """The seed 000 routes and /api/openapi.json. `view` is the GraphQL view (its context
     and authentication), `schema` the Strawberry schema."""
@@ -583,10 +609,13 @@ def make_routes(view: Any, schema: Any, settings: Settings) -> list[Route]:
                         limit=getattr(settings, endpoint.limit_setting),
                         window_seconds=3600,
                     )
-                result = await schema.execute(
-                    compiled_endpoint.document,
-                    variable_values=variables,
-                    context_value=context,
+                result = await _in_turn(
+                    view.resources,
+                    schema.execute(
+                        compiled_endpoint.document,
+                        variable_values=variables,
+                        context_value=context,
+                    ),
                 )
             except AppError as exc:
                 return error_response(exc)
