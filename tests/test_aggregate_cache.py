@@ -266,3 +266,27 @@ async def test_redis_down_computes_live(
             }
             assert by_status["INTERVIEW"] == 1
             assert live["engagementSummary"]["totalApplications"] == 2
+
+
+async def test_each_aggregate_is_one_statement_and_a_hit_is_none(
+    gql: Any, sessionmaker: async_sessionmaker[AsyncSession], app: Starlette, count_statements: Any
+) -> None:
+    """applicationAnalytics and engagementSummary are one statement each when computed, and a
+    hit reads nothing but the key (the statements of a request that reads no aggregate)."""
+    _, key, _ = await new_account(sessionmaker)
+
+    async def statements(query: str) -> int:
+        await app.state.resources.key_usage.flush()
+        before = count_statements.count
+        data(await gql(query, key=key))
+        await app.state.resources.key_usage.flush()
+        return int(count_statements.count - before)
+
+    await statements("{ __typename }")  # the key's first use is written once
+    baseline = await statements("{ __typename }")
+    for query in (
+        "{ applicationAnalytics { totalApplications } }",
+        "{ engagementSummary { totalApplications } }",
+    ):
+        assert await statements(query) == baseline + 1, query
+        assert await statements(query) == baseline, query
