@@ -441,7 +441,11 @@ def openapi(sdl: str) -> dict[str, Any]:
                 "401": _error("No, an unknown or a revoked API key (UNAUTHENTICATED)"),
                 "403": _error("The key lacks the read scope (FORBIDDEN)"),
                 "404": _error("No such application in this account (NOT_FOUND)"),
-                "413": _error("Request body too large"),
+                "413": {
+                    "description": "Request body too large (refused before any route sees it, "
+                    "in the /graphql error shape)",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
                 "429": _error("Rate limit exceeded (RATE_LIMITED); see Retry-After"),
             },
         }
