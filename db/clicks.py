@@ -1,9 +1,5 @@
-"""SQL for clicks (seed 002 `link_clicks`): the redirect's single statement, the write API,
-batched pages and counts for loaders, scanner-burst flagging and reclassification.
-
-The redirect path (`record_redirects`, `burst_candidates_batch`, `flag_burst_pool`) runs on a
-raw asyncpg pool: no ORM session, no explicit transaction; one statement looks the link up and
-inserts the click (for every redirect waiting at that moment, see graph.track.ClickWriter).
+"""SQL for clicks (seed 002 `link_clicks`): reads by id, batched pages and counts for loaders,
+and reclassification. Clicks are written by the click pipeline's flusher (db/ingest.py).
 """
 
 from __future__ import annotations
@@ -11,24 +7,20 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Integer, bindparam, func, insert, select, text, tuple_
+from sqlalchemy import Integer, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import Db
+from db.ingest import DNT_KEY, SESSION_NEW_KEY
 from db.params import any_of, param
 from db.tables import link_clicks, link_tracking
-from domain.bots import BURST_WINDOW, REASON_SCANNER_BURST, BurstClick, find_scanner_bursts
-
-# metadata key set on a click whose session cookie was minted by that very redirect: the
-# client had no cookie, so for burst detection it is identified by IP and user agent.
-SESSION_NEW_KEY = "session_new"
-DNT_KEY = "dnt"
+from domain.bots import BurstClick
 
 
 # Not frozen, as every row type read in bulk: a frozen dataclass's __init__ sets each field
@@ -102,105 +94,7 @@ def click_row(row: Any, *, application_id: uuid.UUID | None = _FROM_ROW) -> Clic
     )
 
 
-# --- the redirect (raw asyncpg) ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RedirectHit:
-    original_url: str
-    application_id: uuid.UUID | None
-    click_id: uuid.UUID
-    clicked_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RedirectClick:
-    """One redirect's click, verdict decided, waiting for its link lookup and insert."""
-
-    click_id: uuid.UUID
-    tracking_id: str
-    ip_address: str | None
-    user_agent: str | None
-    referrer_url: str | None
-    session_id: str | None
-    click_source: str
-    metadata: dict[str, Any]
-    is_bot: bool
-    bot_reason: str | None
-    request_method: str
-
-
-# The same lookup and insert for many concurrent redirects in one statement: under load the
-# writer coalesces the redirects waiting at that moment, so one round trip (and one commit)
-# serves them all. Each row is keyed by the click id drawn in Python.
-_REDIRECT_BATCH_SQL = """
-WITH req AS (
-  -- ip_address travels as text and is cast here: asyncpg's inet encoder parses each address
-  -- in Python (ipaddress), several µs a click; the text is already canonical (graph.track).
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::text[], $9::boolean[], $10::text[], $11::text[])
-    AS r(click_id, tracking_id, ip_address, user_agent, referrer_url, session_id,
-         click_source, metadata, is_bot, bot_reason, request_method)
-), found AS (
-  SELECT req.*, lt.original_url, lt.application_id
-  FROM req JOIN link_tracking lt ON lt.tracking_id = req.tracking_id AND lt.is_active
-), ins AS (
-  INSERT INTO link_clicks (click_id, tracking_id, ip_address, user_agent, referrer_url,
-                           session_id, click_source, metadata, is_bot, bot_reason, request_method)
-  SELECT click_id, tracking_id, ip_address::inet, user_agent, referrer_url, session_id,
-         click_source, metadata::jsonb, is_bot, bot_reason, request_method
-  FROM found
-  RETURNING click_id, clicked_at
-)
-SELECT found.click_id, found.original_url, found.application_id, ins.clicked_at
-FROM found JOIN ins ON ins.click_id = found.click_id
-"""
-
-
-async def record_redirects(
-    pool: Any, clicks: Sequence[RedirectClick]
-) -> dict[uuid.UUID, RedirectHit]:
-    """Look up and insert many redirects' clicks at once; the hits by click id (an unknown or
-    inactive link has none and stores nothing)."""
-    rows = await pool.fetch(
-        _REDIRECT_BATCH_SQL,
-        [c.click_id for c in clicks],
-        [c.tracking_id for c in clicks],
-        [c.ip_address for c in clicks],
-        [c.user_agent for c in clicks],
-        [c.referrer_url for c in clicks],
-        [c.session_id for c in clicks],
-        [c.click_source for c in clicks],
-        [orjson.dumps(c.metadata).decode() for c in clicks],
-        [c.is_bot for c in clicks],
-        [c.bot_reason for c in clicks],
-        [c.request_method for c in clicks],
-    )
-    return {
-        r["click_id"]: RedirectHit(
-            original_url=r["original_url"],
-            application_id=r["application_id"],
-            click_id=r["click_id"],
-            clicked_at=r["clicked_at"],
-        )
-        for r in rows
-    }
-
-
-# --- scanner bursts ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BurstClient:
-    """Who made a click, as burst detection sees it (domain.bots.burst_client_key)."""
-
-    session_id: str | None  # a session the client brought (not one minted for this click)
-    ip_address: str | None
-    user_agent: str | None
-
-    @property
-    def identified(self) -> bool:
-        return self.session_id is not None or self.ip_address is not None
+# --- scanner-burst candidates (reclassification) ---------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,27 +122,6 @@ def to_burst_click(c: BurstCandidate, application_id: uuid.UUID) -> BurstClick:
     )
 
 
-_BURST_CANDIDATES_SQL = f"""
-SELECT lc.click_id, lc.tracking_id, lc.clicked_at, lc.session_id,
-       host(lc.ip_address) AS ip_address, lc.user_agent,
-       coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false) AS session_new, lc.is_bot
-FROM link_tracking lt
-JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id
-WHERE lt.application_id = $1 AND lc.clicked_at >= $2 AND lc.clicked_at <= $3
-  AND CASE WHEN CAST($4 AS text) IS NOT NULL
-    THEN lc.session_id = $4 AND NOT coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false)
-    ELSE lc.ip_address = CAST($5 AS inet) AND lc.user_agent IS NOT DISTINCT FROM CAST($6 AS text)
-      AND (lc.session_id IS NULL
-           OR coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false))
-  END
-"""
-
-_FLAG_BURST_SQL = f"""
-UPDATE link_clicks SET is_bot = true, bot_reason = '{REASON_SCANNER_BURST}'
-WHERE click_id = ANY($1::uuid[]) AND NOT is_bot
-"""
-
-
 def _candidate(row: Any) -> BurstCandidate:
     return BurstCandidate(
         click_id=row["click_id"],
@@ -262,175 +135,7 @@ def _candidate(row: Any) -> BurstCandidate:
     )
 
 
-async def burst_candidates_pool(
-    pool: Any,
-    *,
-    application_id: uuid.UUID,
-    client: BurstClient,
-    since: datetime,
-    until: datetime,
-) -> list[BurstCandidate]:
-    """The clicks of one client on one application's links between since and until."""
-    rows = await pool.fetch(
-        _BURST_CANDIDATES_SQL,
-        application_id,
-        since,
-        until,
-        client.session_id,
-        client.ip_address,
-        client.user_agent,
-    )
-    return [_candidate(r) for r in rows]
-
-
-async def flag_burst_pool(pool: Any, *, click_ids: list[uuid.UUID]) -> int:
-    status: str = await pool.execute(_FLAG_BURST_SQL, click_ids)
-    return int(status.rsplit(" ", 1)[-1])
-
-
-_BURST_BATCH_SQL = f"""
-WITH req AS (
-  SELECT * FROM unnest($1::int[], $2::uuid[], $3::text[], $4::inet[], $5::text[],
-                       $6::timestamptz[], $7::timestamptz[])
-    AS r(i, application_id, session_id, ip_address, user_agent, since, until)
-)
-SELECT r.i, lc.click_id, lc.tracking_id, lc.clicked_at, lc.session_id,
-       host(lc.ip_address) AS ip_address, lc.user_agent,
-       coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false) AS session_new, lc.is_bot
-FROM req r
-JOIN link_tracking lt ON lt.application_id = r.application_id
-JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id
-  AND lc.clicked_at >= r.since AND lc.clicked_at <= r.until
-WHERE CASE WHEN r.session_id IS NOT NULL
-  THEN lc.session_id = r.session_id
-    AND NOT coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false)
-  ELSE lc.ip_address = r.ip_address AND lc.user_agent IS NOT DISTINCT FROM r.user_agent
-    AND (lc.session_id IS NULL
-         OR coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false))
-END
-"""
-
-
-async def burst_candidates_batch(
-    pool: Any, checks: Sequence[tuple[uuid.UUID, BurstClient, datetime, datetime]]
-) -> list[list[BurstCandidate]]:
-    """For many (application, client, since, until) at once: each one's clicks, in order."""
-    rows = await pool.fetch(
-        _BURST_BATCH_SQL,
-        list(range(len(checks))),
-        [c[0] for c in checks],
-        [c[1].session_id for c in checks],
-        [c[1].ip_address for c in checks],
-        [c[1].user_agent for c in checks],
-        [c[2] for c in checks],
-        [c[3] for c in checks],
-    )
-    out: list[list[BurstCandidate]] = [[] for _ in checks]
-    for r in rows:
-        out[r["i"]].append(_candidate(r))
-    return out
-
-
-async def burst_candidates(
-    session: AsyncSession,
-    *,
-    application_id: uuid.UUID,
-    client: BurstClient,
-    since: datetime,
-    until: datetime,
-) -> list[BurstCandidate]:
-    sql = _BURST_CANDIDATES_SQL
-    for n, name in enumerate(("app", "since", "until", "sid", "ip", "ua"), start=1):
-        sql = sql.replace(f"${n}", f":{name}")
-    rows = (
-        await session.execute(
-            text(sql),
-            {
-                "app": application_id,
-                "since": since,
-                "until": until,
-                "sid": client.session_id,
-                "ip": client.ip_address,
-                "ua": client.user_agent,
-            },
-        )
-    ).mappings()
-    return [_candidate(r) for r in rows]
-
-
-async def flag_burst(session: AsyncSession, *, click_ids: list[uuid.UUID]) -> int:
-    stmt = text(_FLAG_BURST_SQL.replace("$1::uuid[]", "CAST(:ids AS uuid[])"))
-    result = await session.execute(stmt, {"ids": click_ids})
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-Fetch = Callable[[datetime, datetime], Awaitable[list[BurstCandidate]]]
-Flag = Callable[[list[uuid.UUID]], Awaitable[int]]
-
-
-async def flag_bursts_around(
-    fetch: Fetch, flag: Flag, *, application_id: uuid.UUID, clicked_at: datetime
-) -> int:
-    """Flag every not-yet-flagged click of a scanner burst near ``clicked_at``; returns how many.
-
-    Looks one window back (and ahead, for clicks racing this one); when the burst found reaches
-    the start of the lookup, looks further back so the whole chain, its first click too, is
-    flagged.
-    """
-    since, until = clicked_at - BURST_WINDOW, clicked_at + BURST_WINDOW
-    rows: list[BurstCandidate] = []
-    burst: set[str] = set()
-    for _ in range(16):
-        rows = await fetch(since, until)
-        burst = find_scanner_bursts(to_burst_click(c, application_id) for c in rows)
-        if not burst:
-            return 0
-        earliest = min(c.clicked_at for c in rows if str(c.click_id) in burst)
-        if earliest - BURST_WINDOW >= since:
-            break
-        since = earliest - BURST_WINDOW
-    ids = [c.click_id for c in rows if str(c.click_id) in burst and not c.is_bot]
-    return await flag(ids) if ids else 0
-
-
-# --- the write API (recordClick) ---------------------------------------------------------
-
-
-async def insert_click(
-    session: AsyncSession,
-    *,
-    tracking_id: str,
-    application_id: uuid.UUID | None,
-    clicked_at: datetime | None,
-    ip_address: str | None,
-    user_agent: str | None,
-    referrer_url: str | None,
-    session_id: str | None,
-    click_source: str,
-    metadata: dict[str, Any],
-    is_bot: bool,
-    bot_reason: str | None,
-    request_method: str,
-) -> ClickRow:
-    values: dict[str, Any] = {
-        "click_id": uuid.uuid4(),
-        "tracking_id": tracking_id,
-        "ip_address": ip_address,
-        "user_agent": user_agent,
-        "referrer_url": referrer_url,
-        "session_id": session_id,
-        "click_source": click_source,
-        "metadata": metadata,
-        "is_bot": is_bot,
-        "bot_reason": bot_reason,
-        "request_method": request_method,
-    }
-    if clicked_at is not None:
-        values["clicked_at"] = clicked_at
-    row = (
-        await session.execute(insert(link_clicks).values(**values).returning(*_own_click_columns()))
-    ).one()
-    return click_row(row, application_id=application_id)
+# --- reads by id (recordClick, the live feed) -----------------------------------------
 
 
 async def click_by_id(
@@ -448,6 +153,26 @@ async def click_by_id(
         )
     ).one_or_none()
     return None if row is None else click_row(row)
+
+
+async def clicks_by_ids(
+    session: AsyncSession, *, account_id: uuid.UUID, click_ids: Sequence[uuid.UUID]
+) -> list[ClickRow]:
+    """The account's clicks among `click_ids`, oldest first (others' ids find nothing)."""
+    result = await session.execute(
+        select(*_click_columns())
+        .select_from(
+            link_clicks.join(
+                link_tracking, link_tracking.c.tracking_id == link_clicks.c.tracking_id
+            )
+        )
+        .where(
+            link_tracking.c.account_id == account_id,
+            link_clicks.c.click_id.in_(list(click_ids)),
+        )
+        .order_by(link_clicks.c.clicked_at, link_clicks.c.click_id)
+    )
+    return [click_row(r) for r in result]
 
 
 # --- loaders: pages and counts, one statement for every parent ---------------------------

@@ -10,18 +10,24 @@ from typing import Any
 
 from arq.connections import RedisSettings, create_pool
 from prometheus_client import CONTENT_TYPE_LATEST
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from db.engine import make_engine, make_sessionmaker, reads
+from db.health import DatabaseMisconfigured, ping
 from graph import pages
-from graph.burst_gate import BurstGate
 from graph.key_usage import KeyUsage
+from graph.link_cache import LinkCache
 from graph.observability import (
+    CLICK_OLDEST_PENDING,
+    CLICK_SPOOL_BYTES,
+    CLICK_STREAM_LENGTH,
+    CLICK_STREAM_PENDING,
     QUEUE_DEPTH,
     BodyLimitMiddleware,
     RequestIdMiddleware,
@@ -32,6 +38,8 @@ from graph.schema import schema
 from graph.track import Tracker
 from graph.track_asgi import TrackFastPath
 from graph.view import GraphQLView, Resources
+from jobs.click_stream import ClickAppender, stream_stats
+from jobs.spool import Spool
 from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.app")
@@ -75,8 +83,34 @@ def create_app(settings: Settings) -> Starlette:
         # waits for one of the pool's connections instead; no resolver holds a connection
         # while it waits for another.
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, max_overflow=0)
+        try:
+            await ping(engine)
+        except DatabaseMisconfigured:
+            await engine.dispose()
+            raise  # a wrong URL: fail the start, as waiting would not help
+        except Exception as exc:  # an outage: start anyway, /track works from Redis or spool
+            log.warning("PostgreSQL does not answer at startup (%s); starting anyway", exc)
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-        gate = BurstGate(redis)
+        # The click pipeline's own client: it connects on first use (so /track starts, and
+        # keeps answering from the spool, while Redis is down) and gives up quickly.
+        click_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=5)
+        links = LinkCache(
+            engine,
+            size=settings.link_cache_size,
+            ttl=settings.link_cache_ttl,
+            negative_ttl=settings.link_cache_negative_ttl,
+        )
+        # Change notices: a connection that waits as long as it must (no socket timeout).
+        notices_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1)
+        links.listen(notices_redis)
+        spool = Spool(settings.spool_dir)
+        appender = ClickAppender(
+            click_redis,
+            spool,
+            stream=settings.click_stream,
+            timeout=settings.click_append_timeout,
+        )
+        await appender.start()
         sessionmaker = make_sessionmaker(engine)
         key_usage = KeyUsage(sessionmaker)
         resources = Resources(
@@ -84,7 +118,8 @@ def create_app(settings: Settings) -> Starlette:
             sessionmaker=sessionmaker,
             engine=reads(engine),
             redis=redis,
-            burst_gate=gate,
+            links=links,
+            clicks=appender,
             key_usage=key_usage,
             slots=(
                 asyncio.Semaphore(settings.graphql_concurrency)
@@ -93,13 +128,17 @@ def create_app(settings: Settings) -> Starlette:
             ),
         )
         view.resources = resources
-        await tracker.start(gate)
+        tracker.start(links, appender)
         app.state.resources = resources
+        app.state.spool = spool
         try:
             yield
         finally:
             await key_usage.aclose()
-            await tracker.stop()
+            await appender.close()
+            await links.close()
+            await notices_redis.aclose()
+            await click_redis.aclose()
             await redis.aclose()
             await engine.dispose()
 
@@ -107,13 +146,13 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """Ready while /track can keep its promise: a click is made durable in Redis or, with
+        Redis down, in the spool. PostgreSQL being down is reported, but the instance stays
+        ready: cached links still redirect and every click is kept for the flusher."""
         res: Resources = request.app.state.resources
         checks: dict[str, str] = {}
         try:
-            # Through the /track pool: the GraphQL pool has no overflow, so under load a probe
-            # waiting there for a free connection would call a busy instance unready.
-            async with asyncio.timeout(2):
-                await tracker.pool.fetchval("SELECT 1")
+            await ping(res.sessionmaker.kw["bind"])
             checks["postgres"] = "ok"
         except Exception as exc:
             checks["postgres"] = f"down: {type(exc).__name__}"
@@ -122,8 +161,9 @@ def create_app(settings: Settings) -> Starlette:
                 await res.redis.ping()
             checks["redis"] = "ok"
         except Exception as exc:
-            checks["redis"] = f"down: {type(exc).__name__}"
-        ready = all(v == "ok" for v in checks.values())
+            checks["redis"] = f"down: {type(exc).__name__} (clicks are spooled)"
+        checks["clicks"] = "ok" if tracker.appender is not None else "down"
+        ready = checks["clicks"] == "ok"
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},
             status_code=200 if ready else 503,
@@ -134,6 +174,15 @@ def create_app(settings: Settings) -> Starlette:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1):
                 QUEUE_DEPTH.set(await res.redis.zcard(settings.queue_name))
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                stats = await stream_stats(
+                    res.redis, stream=settings.click_stream, group=settings.click_stream_group
+                )
+                CLICK_STREAM_LENGTH.set(stats["length"])
+                CLICK_STREAM_PENDING.set(stats["pending"])
+                CLICK_OLDEST_PENDING.set(stats["oldest"])
+        CLICK_SPOOL_BYTES.set(request.app.state.spool.total_bytes())
         return Response(metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     async def dashboard(request: Request) -> Response:
@@ -146,6 +195,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/graphql", view, methods=["GET", "POST"]),
         Route("/dashboard", dashboard),
         Mount("/static", app=pages.static_files()),
+        WebSocketRoute("/graphql", view),  # subscriptions (graphql-transport-ws)
         Route("/track/health", tracker.health),
         # Answered by TrackFastPath before Starlette sees them, except with a root path.
         Route("/track/{tracking_id}", tracker.redirect, methods=["GET", "HEAD"]),

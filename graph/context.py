@@ -15,8 +15,9 @@ from linkinsights.settings import Settings
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
-    from graph.burst_gate import BurstGate
     from graph.dataloaders import Loaders
+    from graph.link_cache import LinkCache
+    from jobs.click_stream import ClickAppender
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +38,13 @@ class Context:
     # The sessionmaker's engine in autocommit mode (db.engine.reads): a read of one statement
     # takes a connection for it, `async with ctx.engine.connect() as conn`.
     engine: AsyncEngine
-    burst_gate: BurstGate | None = None
+    links: LinkCache | None = None
+    clicks: ClickAppender | None = None
     request: Any = None
     response: Any = None
+    # graph-transport-ws: the payload of the client's connection_init (graph.view reads the
+    # key of a browser from it)
+    connection_params: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def require(self, scope: str = "read") -> Viewer:

@@ -46,6 +46,30 @@ GRAPHQL_ERRORS = Counter(
 HTTP_REQUESTS = Counter(
     "linkinsights_http_requests_total", "HTTP requests", ["route", "status"], registry=REGISTRY
 )
+CLICK_STREAM_LENGTH = Gauge(
+    "linkinsights_click_stream_length",
+    "Clicks in the Redis Stream not yet written to PostgreSQL",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
+CLICK_STREAM_PENDING = Gauge(
+    "linkinsights_click_stream_pending",
+    "Clicks delivered to a flusher and not yet acknowledged",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
+CLICK_OLDEST_PENDING = Gauge(
+    "linkinsights_click_oldest_pending_seconds",
+    "Age of the oldest click delivered to a flusher and not yet acknowledged",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
+CLICK_SPOOL_BYTES = Gauge(
+    "linkinsights_click_spool_bytes",
+    "Bytes of clicks in the local spool, waiting for Redis",
+    registry=REGISTRY,
+    multiprocess_mode="max",
+)
 REDIRECTS = Counter(
     "linkinsights_redirects_total", "/track redirects by outcome", ["outcome"], registry=REGISTRY
 )

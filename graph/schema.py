@@ -23,6 +23,7 @@ from graph.resolvers.application_analytics import ApplicationAnalyticsQueries
 from graph.resolvers.applications import ApplicationQueries
 from graph.resolvers.ingestion import IngestionMutations, IngestionQueries
 from graph.resolvers.jobs import JobMutations
+from graph.resolvers.live import LiveSubscriptions
 from graph.resolvers.predictions import PredictionMutations, PredictionQueries
 from linkinsights.settings import get_settings
 
@@ -42,6 +43,8 @@ Mutation = merge_types(
     "Mutation",
     (JobMutations, PredictionMutations, IngestionMutations, AnalyticsJobMutations),
 )
+
+Subscription = merge_types("Subscription", (LiveSubscriptions,))
 
 
 class Schema(strawberry.Schema):
@@ -63,6 +66,7 @@ def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             # Factories, so each request gets fresh extension state.
             lambda: AddValidationRules(list(limit_rules)),

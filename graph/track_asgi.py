@@ -3,7 +3,7 @@
 Why: every tracked link goes through this redirect, and a profile of one API process at
 saturation spent ~380 µs of CPU per redirect, ~80% of it in the generic path (uvicorn to
 Starlette's middleware classes, Request and Response objects, header parsing, routing) and
-in the handler, against ~20% in the insert and the burst gate. Here a request goes from the
+in the handler. Here a request goes from the
 ASGI scope to `Tracker.answer` (graph.track, the same code the Starlette route adapts) and
 back to two `send` calls. Measured in process (the ASGI app called directly for 5,000 GETs,
 50 at a time, on real PostgreSQL and Redis; uvicorn's HTTP parsing not included): CPU per
@@ -12,7 +12,7 @@ redirect went from 146-190 µs (median 170, 9 runs) to 98-116 µs (median 105, 7
 What the middleware does for these requests is done here, the same way:
 - RequestIdMiddleware: an X-Request-ID kept when sane or made, set for the log lines written
   while answering, sent as the last header; `linkinsights_http_requests_total` counted with
-  route "/track" once everything (the burst check included) is done; no access log line, as
+  route "/track" once the response is sent; no access log line, as
   the middleware writes none for /track.
 - ServerErrorMiddleware: an unexpected exception answers a plain 500 if nothing was sent yet,
   and is raised on to the server, which logs it.
@@ -102,8 +102,6 @@ class TrackFastPath:
                     }
                 )
                 await send({"type": "http.response.body", "body": answer.body})
-                if answer.burst is not None:
-                    await self.tracker.check_burst(*answer.burst)
             finally:
                 counter_child(HTTP_REQUESTS, "/track", str(status)).inc()
                 request_id_var.reset(token)

@@ -20,20 +20,22 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from db import accounts as accounts_db
 from domain.apikeys import hash_key, looks_like_key
 from graph import pages
-from graph.burst_gate import BurstGate
 from graph.context import Context, Viewer
 from graph.dataloaders import Loaders
 from graph.errors import AppError, RateLimited, Unauthenticated
 from graph.key_usage import KeyUsage
+from graph.link_cache import LinkCache
 from graph.observability import GRAPHQL_ERRORS
 from graph.ratelimit import hit
+from jobs.click_stream import ClickAppender
 from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.graphql")
@@ -46,7 +48,8 @@ class Resources:
     # The same engine in autocommit mode, for reads of one statement (db.engine.reads).
     engine: AsyncEngine
     redis: ArqRedis
-    burst_gate: BurstGate | None = None
+    links: LinkCache | None = None
+    clicks: ClickAppender | None = None
     key_usage: KeyUsage | None = None
     # GraphQL requests executed at once in this process (None: no limit); see __call__.
     slots: asyncio.Semaphore | None = None
@@ -157,7 +160,8 @@ class GraphQLView(GraphQL[Context, None]):
             sessionmaker=res.sessionmaker,
             engine=res.engine,
             redis=res.redis,
-            burst_gate=res.burst_gate,
+            links=res.links,
+            clicks=res.clicks,
             viewer=viewer,
             loaders=loaders,
             request=request,
@@ -191,6 +195,12 @@ class GraphQLView(GraphQL[Context, None]):
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise Unauthenticated("Use the form Authorization: Bearer <key>")
+        return await self._viewer_for_key(key, client_ip, operation=await _operation(request))
+
+    async def _viewer_for_key(self, key: str, client_ip: str, *, operation: str = "") -> Viewer:
+        """The viewer of an API key, its use counted against its rate limit."""
+        res = self.resources
+        assert res is not None
         if not looks_like_key(key):
             await hit(
                 res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
@@ -205,15 +215,44 @@ class GraphQLView(GraphQL[Context, None]):
             raise Unauthenticated("Unknown or revoked API key")
         if res.key_usage is not None and (row.last_used_at is None or _stale(row.last_used_at)):
             res.key_usage.seen(row.id)
-        await hit(
-            res.redis, bucket=f"key:{row.id}", limit=res.settings.rate_limit_per_key_per_minute
-        )
+        if operation == "recordClick":
+            # seed 002: click recording has its own, higher limit
+            await hit(
+                res.redis,
+                bucket=f"key:{row.id}:clicks",
+                limit=res.settings.rate_limit_record_click_per_minute,
+            )
+        else:
+            await hit(
+                res.redis, bucket=f"key:{row.id}", limit=res.settings.rate_limit_per_key_per_minute
+            )
         return Viewer(
             account_id=row.account_id,
             key_id=row.id,
             scopes=frozenset(row.scopes),
             timezone=row.timezone,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A WebSocket client without an Authorization header (a browser) sends its key in
+        `connection_init`: {"Authorization": "Bearer <key>"}."""
+        if context.viewer is not None:
+            return _ACK
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        scheme, _, key = str(header or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise ConnectionRejectionError({"message": "Send an API key in connection_init"})
+        client = context.request.client if context.request is not None else None
+        try:
+            context.viewer = await self._viewer_for_key(
+                key.strip(), client.host if client else "unknown"
+            )
+        except AppError as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from exc
+        assert self.resources is not None
+        context.loaders = Loaders(self.resources.engine, context.viewer.account_id)
+        return _ACK
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -250,6 +289,33 @@ class GraphQLView(GraphQL[Context, None]):
             }
         GRAPHQL_ERRORS.labels(code=formatted["extensions"]["code"]).inc()
         return formatted
+
+
+async def _operation(request: Request | WebSocket) -> str:
+    """ "recordClick" when the request's document asks for that mutation alone, else ""."""
+    if not isinstance(request, Request) or request.method != "POST":
+        return ""
+    body = await request.body()
+    if b"recordClick" not in body:
+        return ""
+    try:
+        payload = orjson.loads(body)
+        query = payload.get("query", "") if isinstance(payload, dict) else ""
+        document = parse(query) if isinstance(query, str) else None
+    except (orjson.JSONDecodeError, GraphQLSyntaxError):
+        return ""
+    if document is None:
+        return ""
+    fields = {
+        getattr(getattr(selection, "name", None), "value", "")
+        for op in document.definitions
+        if isinstance(op, OperationDefinitionNode)
+        for selection in op.selection_set.selections
+    }
+    return "recordClick" if fields == {"recordClick"} else ""
+
+
+_ACK: UnsetType = UNSET  # on_ws_connect: acknowledge without a payload
 
 
 def _stale(when: datetime) -> bool:

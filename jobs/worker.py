@@ -9,9 +9,11 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
+from redis.asyncio import Redis
 
 from db.engine import make_engine, make_sessionmaker
 from jobs.calculate import analytics_functions, nightly_cron_jobs
+from jobs.flusher import flusher_from_settings
 from jobs.tasks import anonymise_ips
 from jobs.webhooks import webhook_function
 from linkinsights.settings import Settings, get_settings
@@ -29,9 +31,24 @@ async def on_startup(ctx: dict[str, Any]) -> None:
         application_name="linkinsights-worker",
     )
     ctx["sessionmaker"] = make_sessionmaker(ctx["engine"])
+    if settings.run_flusher:
+        # The click flusher (SPEC §3.1) runs beside the jobs, on a Redis client of its own,
+        # and outlives Redis and PostgreSQL outages on its own (jobs/flusher.py).
+        assert settings.redis_url is not None
+        ctx["click_redis"] = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_timeout=10
+        )
+        ctx["flusher"] = flusher_from_settings(ctx["click_redis"], ctx["engine"], settings)
+        ctx["flusher"].start()
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
+    flusher = ctx.pop("flusher", None)
+    if flusher is not None:
+        await flusher.stop()
+    click_redis = ctx.pop("click_redis", None)
+    if click_redis is not None:
+        await click_redis.aclose()
     engine = ctx.get("engine")
     if engine is not None:
         await engine.dispose()

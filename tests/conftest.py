@@ -8,6 +8,7 @@ product isolates its users.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
@@ -20,6 +21,7 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -29,6 +31,7 @@ from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
 from domain.apikeys import generate_key
 from graph.observability import JsonFormatter
+from jobs.flusher import flusher_from_settings
 from linkinsights.embedded import start_services
 from linkinsights.settings import Settings
 
@@ -45,6 +48,7 @@ def service_urls() -> Iterator[tuple[str, str]]:
         database_url=os.environ.get("DATABASE_URL") or None,
         redis_url=os.environ.get("REDIS_URL") or None,
         data_dir=ROOT / ".data" / "test",
+        durable=False,
     )
     try:
         yield svc.database_url, svc.redis_url
@@ -84,6 +88,8 @@ def settings(database_url: str, redis_url: str) -> Settings:
         database_url=database_url,
         redis_url=redis_url,
         queue_name=f"linkinsights-test-{uuid.uuid4().hex[:8]}",
+        click_stream=f"linkinsights-test-clicks-{uuid.uuid4().hex[:8]}",
+        click_spool_dir=ROOT / ".data" / "test" / f"spool-{uuid.uuid4().hex[:8]}",
         rate_limit_per_key_per_minute=100_000,
         rate_limit_per_ip_per_minute=100_000,
         data_dir=ROOT / ".data" / "test",
@@ -167,9 +173,37 @@ def build_app(settings: Settings) -> Starlette:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app with its lifespan, and a click flusher beside it (as a worker runs one)."""
     application = build_app(settings)
     async with application.router.lifespan_context(application):
-        yield application
+        assert settings.redis_url is not None
+        assert settings.database_url is not None
+        redis = Redis.from_url(settings.redis_url)
+        engine = make_engine(settings.database_url, pool_size=2)
+        flusher = flusher_from_settings(redis, engine, settings)
+        flusher.start()
+        application.state.test_flusher = flusher
+        try:
+            yield application
+        finally:
+            await flusher.stop()
+            await engine.dispose()
+            await redis.aclose()
+
+
+async def flushed(app: Starlette, within: float = 15.0) -> None:
+    """Wait until every click the app made durable is in PostgreSQL: the stream is empty (the
+    flusher deletes an entry once its row is committed) and nothing is left in the spool."""
+    settings: Settings = app.state.resources.settings
+    redis = app.state.resources.redis
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        length = await redis.xlen(settings.click_stream)
+        if length == 0 and app.state.spool.total_bytes() == 0:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{length} clicks still in the stream after {within} s")
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(scope="session")

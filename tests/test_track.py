@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import flushed
 from sqlalchemy import text
 from starlette.applications import Starlette
 
@@ -77,7 +78,8 @@ async def fx(gql: Any, api_key: str) -> Fixture:
     return Fixture(gql, api_key)
 
 
-async def clicks_of(sessionmaker: Any, tracking_id: str) -> list[dict[str, Any]]:
+async def clicks_of(app: Starlette, sessionmaker: Any, tracking_id: str) -> list[dict[str, Any]]:
+    await flushed(app)
     async with sessionmaker() as s:
         rows = (
             await s.execute(
@@ -106,7 +108,7 @@ async def test_redirect_stores_one_click_and_sets_the_session_cookie(app, fx, se
     assert "SameSite=lax" in cookie
     assert "Max-Age=31536000" in cookie
     assert len(sid) >= 16
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert row["ip"] == "198.51.100.4"
     assert row["user_agent"] == CHROME
     assert row["referrer_url"] == "https://mail.google.com/mail/u/0/#inbox"
@@ -121,7 +123,7 @@ async def test_redirect_stores_one_click_and_sets_the_session_cookie(app, fx, se
     again = await hit(app, tid, cookies={"li_sid": sid}, ip="198.51.100.4")
     assert again.status_code == 302
     assert "set-cookie" not in again.headers
-    rows = await clicks_of(sessionmaker, tid)
+    rows = await clicks_of(app, sessionmaker, tid)
     assert len(rows) == 2
     assert rows[1]["session_id"] == sid
     assert rows[1]["metadata"] == {}
@@ -149,7 +151,7 @@ async def test_click_source_from_the_referrer(app, fx, sessionmaker, referrer, s
     tid = await fx.link(None, "https://alex.dev")
     headers = {"referer": referrer} if referrer else {}
     assert (await hit(app, tid, headers=headers)).status_code == 302
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert row["click_source"] == source
     assert row["is_bot"] is False
 
@@ -164,7 +166,7 @@ async def test_utm_parameters_go_into_metadata(app, fx, sessionmaker):
     )
     assert response.status_code == 302
     assert response.headers["location"] == "https://alex.dev/"
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert row["metadata"] == {
         "utm_source": "newsletter",
         "utm_medium": "email",
@@ -179,7 +181,7 @@ async def test_redirect_goes_only_to_the_stored_url(app, fx, sessionmaker):
     )
     assert response.status_code == 302
     assert response.headers["location"] == "https://calendly.com/alex/30min"
-    assert len(await clicks_of(sessionmaker, tid)) == 1
+    assert len(await clicks_of(app, sessionmaker, tid)) == 1
 
 
 async def test_dnt_counts_the_click_without_ip_user_agent_or_new_cookie(app, fx, sessionmaker):
@@ -187,7 +189,7 @@ async def test_dnt_counts_the_click_without_ip_user_agent_or_new_cookie(app, fx,
     response = await hit(app, tid, headers={"dnt": "1", "referer": "https://www.linkedin.com/"})
     assert response.status_code == 302
     assert "set-cookie" not in response.headers
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert row["ip"] is None
     assert row["user_agent"] is None
     assert row["session_id"] is None
@@ -200,7 +202,7 @@ async def test_dnt_crawler_keeps_its_verdict(app, fx, sessionmaker):
     tid = await fx.link(None, "https://alex.dev")
     response = await hit(app, tid, headers={"dnt": "1", "user-agent": "Googlebot/2.1"})
     assert response.status_code == 302
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert (row["user_agent"], row["is_bot"], row["bot_reason"]) == (
         None,
         True,
@@ -237,7 +239,7 @@ async def test_inactive_link_is_404_like_an_unknown_one(app, fx, gql, api_key, s
         return r.text, {k: v for k, v in r.headers.items() if k != "x-request-id"}
 
     assert shape(response) == shape(unknown)
-    assert await clicks_of(sessionmaker, tid) == []
+    assert await clicks_of(app, sessionmaker, tid) == []
 
 
 async def test_head_redirects_and_is_stored_as_a_bot(app, fx, sessionmaker):
@@ -245,7 +247,7 @@ async def test_head_redirects_and_is_stored_as_a_bot(app, fx, sessionmaker):
     response = await hit(app, tid, method="HEAD")
     assert response.status_code == 302
     assert response.headers["location"] == "https://alex.dev/cv"
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert (row["is_bot"], row["bot_reason"], row["request_method"]) == (
         True,
         "head_request",
@@ -271,14 +273,18 @@ async def test_bot_rules_are_kept_with_their_reason(app, fx, sessionmaker, heade
     tid = await fx.link(None, "https://alex.dev")
     response = await hit(app, tid, headers=headers)
     assert response.status_code == 302
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert (row["is_bot"], row["bot_reason"]) == (True, reason)
 
 
-async def _verdicts(sessionmaker: Any, tids: list[str]) -> list[tuple[str, bool, str | None]]:
+async def _verdicts(
+    app: Starlette, sessionmaker: Any, tids: list[str]
+) -> list[tuple[str, bool, str | None]]:
     out = []
     for tid in tids:
-        out += [(tid, r["is_bot"], r["bot_reason"]) for r in await clicks_of(sessionmaker, tid)]
+        out += [
+            (tid, r["is_bot"], r["bot_reason"]) for r in await clicks_of(app, sessionmaker, tid)
+        ]
     return out
 
 
@@ -293,7 +299,7 @@ async def test_scanner_burst_flags_every_click_the_first_too(app, fx, sessionmak
         assert (
             await hit(app, tid, ip="192.0.2.50", headers={"user-agent": FIREFOX})
         ).status_code == 302
-    assert await _verdicts(sessionmaker, tids) == [(t, True, "scanner_burst") for t in tids]
+    assert await _verdicts(app, sessionmaker, tids) == [(t, True, "scanner_burst") for t in tids]
 
 
 async def test_burst_by_session_cookie_across_ips(app, fx, sessionmaker):
@@ -304,7 +310,7 @@ async def test_burst_by_session_cookie_across_ips(app, fx, sessionmaker):
     ]
     await hit(app, tids[0], ip="192.0.2.60", cookies={"li_sid": "s" * 22})
     await hit(app, tids[1], ip="192.0.2.61", cookies={"li_sid": "s" * 22})
-    assert await _verdicts(sessionmaker, tids) == [(t, True, "scanner_burst") for t in tids]
+    assert await _verdicts(app, sessionmaker, tids) == [(t, True, "scanner_burst") for t in tids]
 
 
 async def test_one_link_clicked_by_many_visitors_is_human(app, fx, sessionmaker):
@@ -315,7 +321,7 @@ async def test_one_link_clicked_by_many_visitors_is_human(app, fx, sessionmaker)
         await hit(app, tid, ip=f"192.0.2.{70 + n}")
     await hit(app, tid, ip="192.0.2.70")  # the same visitor again, same link
     await hit(app, other, ip="192.0.2.99")  # another visitor, another link
-    rows = await _verdicts(sessionmaker, [tid, other])
+    rows = await _verdicts(app, sessionmaker, [tid, other])
     assert len(rows) == 6
     assert all(not is_bot for _, is_bot, _ in rows)
 
@@ -325,7 +331,7 @@ async def test_links_of_different_applications_are_not_a_burst(app, fx, sessionm
     b = await fx.link(await fx.application(), "https://alex.dev/b")
     await hit(app, a, ip="192.0.2.80")
     await hit(app, b, ip="192.0.2.80")
-    assert await _verdicts(sessionmaker, [a, b]) == [(a, False, None), (b, False, None)]
+    assert await _verdicts(app, sessionmaker, [a, b]) == [(a, False, None), (b, False, None)]
 
 
 async def test_500_concurrent_redirects_store_exactly_500_rows(app, fx, sessionmaker):
@@ -342,6 +348,7 @@ async def test_500_concurrent_redirects_store_exactly_500_rows(app, fx, sessionm
 
         statuses = await asyncio.gather(*(one(n) for n in range(500)))
     assert statuses == [302] * 500
+    await flushed(app)
     async with sessionmaker() as s:
         n, sessions, bots = (
             await s.execute(
@@ -370,13 +377,16 @@ async def proxy_app(settings: Any) -> AsyncIterator[Starlette]:
         yield application
 
 
-async def test_forwarded_for_is_used_only_when_trusted(app, proxy_app, fx, sessionmaker):
+async def test_the_app_never_reads_forwarded_for_itself(app, proxy_app, fx, sessionmaker):
+    """The client address is the ASGI scope's: behind a trusted proxy uvicorn's proxy-header
+    middleware puts the forwarded address there (linkinsights.server), so a header sent to
+    the app directly is never taken, whatever TRUST_FORWARDED_FOR says."""
     tid = await fx.link(None, "https://alex.dev")
     forwarded = {"x-forwarded-for": "10.9.9.9, 198.51.100.23"}
     await hit(app, tid, ip="192.0.2.1", headers=forwarded)
     await hit(proxy_app, tid, ip="192.0.2.1", headers=forwarded)
-    rows = await clicks_of(sessionmaker, tid)
-    assert sorted(r["ip"] for r in rows) == ["192.0.2.1", "198.51.100.23"]
+    rows = await clicks_of(app, sessionmaker, tid)
+    assert sorted(r["ip"] for r in rows) == ["192.0.2.1", "192.0.2.1"]
 
 
 async def test_ipv6_peers_are_stored_canonical_and_without_a_zone(app, fx, sessionmaker):
@@ -387,14 +397,14 @@ async def test_ipv6_peers_are_stored_canonical_and_without_a_zone(app, fx, sessi
     for peer in ("fe80::1%eth0", "2001:DB8:0:0::7", "::ffff:192.0.2.9"):
         response = await hit(app, tid, ip=peer)
         assert response.status_code == 302, peer
-    rows = await clicks_of(sessionmaker, tid)
+    rows = await clicks_of(app, sessionmaker, tid)
     assert sorted(r["ip"] for r in rows) == sorted(["fe80::1", "2001:db8::7", "::ffff:192.0.2.9"])
 
 
 async def test_dashboard_referrer(proxy_app, fx, sessionmaker):
     tid = await fx.link(None, "https://alex.dev")
     await hit(proxy_app, tid, headers={"referer": "https://app.linkinsights.test/applications"})
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(proxy_app, sessionmaker, tid)
     assert row["click_source"] == "dashboard"
 
 
@@ -402,168 +412,14 @@ async def test_bad_cookie_value_gets_a_fresh_session(app, fx, sessionmaker):
     tid = await fx.link(None, "https://alex.dev")
     response = await hit(app, tid, cookies={"li_sid": "x"})
     sid = response.cookies["li_sid"]
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert row["session_id"] == sid != "x"
 
 
-# --- the scanner-burst gate (graph.burst_gate) ---------------------------------------------
+# --- recordClick and the redirect share the pipeline -------------------------------------
 
 RECORD_CLICK = """mutation($i: RecordClickInput!) {
   recordClick(input: $i) { trackingId isBot botReason } }"""
-
-
-@pytest.fixture
-async def gate(redis_url: str) -> AsyncIterator[Any]:
-    from redis.asyncio import Redis
-
-    from graph.burst_gate import BurstGate
-
-    redis = Redis.from_url(redis_url)
-    try:
-        yield BurstGate(redis)
-    finally:
-        await redis.aclose()
-
-
-def _ids() -> Any:
-    import uuid
-
-    return iter(uuid.uuid4, None)
-
-
-async def test_gate_passes_only_other_links_of_one_client_within_the_window(gate):
-    import uuid
-    from datetime import UTC, datetime, timedelta
-
-    from db.clicks import BurstClient
-
-    app, other_app = uuid.uuid4(), uuid.uuid4()
-    me = BurstClient(session_id=None, ip_address="192.0.2.1", user_agent=CHROME)
-    you = BurstClient(session_id="y" * 22, ip_address="192.0.2.1", user_agent=CHROME)
-    anonymous = BurstClient(session_id=None, ip_address=None, user_agent=None)
-    t = datetime.now(UTC)
-    s = timedelta(seconds=1)
-    ids = _ids()
-    assert await gate.possible_bursts(
-        [
-            (app, me, "lt_a", next(ids), t),  # first click: nothing to pair with
-            (app, me, "lt_a", next(ids), t + s),  # the same link again: never a burst alone
-            (app, you, "lt_b", next(ids), t + 2 * s),  # another client
-            (other_app, me, "lt_b", next(ids), t + 3 * s),  # another application
-            (app, anonymous, "lt_c", next(ids), t + 4 * s),  # no one to group by
-            (app, me, "lt_b", next(ids), t + 30 * s),  # another link, 29 s after the last lt_a
-            (app, me, "lt_c", next(ids), t + 35 * s),  # another link 5 s after lt_b: possible
-        ]
-    ) == [False, False, False, False, False, False, True]
-
-
-async def test_gate_sees_clicks_checked_out_of_order_and_future_dated_ones(gate):
-    """A late check still finds the neighbour it pairs with, even when later clicks of that
-    link were recorded first; a click dated ahead (recordClick allows minutes) stays long
-    enough for the clicks that will come near it."""
-    import uuid
-    from datetime import UTC, datetime, timedelta
-
-    from db.clicks import BurstClient
-
-    app = uuid.uuid4()
-    me = BurstClient(session_id="o" * 22, ip_address=None, user_agent=None)
-    t = datetime.now(UTC)
-    s = timedelta(seconds=1)
-    ids = _ids()
-    assert await gate.possible_bursts([(app, me, "lt_a", next(ids), t)]) == [False]
-    assert await gate.possible_bursts([(app, me, "lt_a", next(ids), t + 20 * s)]) == [False]
-    # lt_b at t+5 s, checked late (another process was behind): lt_a at t is 5 s away
-    assert await gate.possible_bursts([(app, me, "lt_b", next(ids), t + 5 * s)]) == [True]
-
-    later = uuid.uuid4()
-    ahead = t + timedelta(seconds=240)
-    assert await gate.possible_bursts([(later, me, "lt_a", next(ids), ahead)]) == [False]
-    ttl = await gate.redis.ttl(gate_key_of(later, me))
-    assert ttl > 240
-    assert await gate.possible_bursts([(later, me, "lt_b", next(ids), ahead + 3 * s)]) == [True]
-
-
-def gate_key_of(app: Any, client: Any) -> str:
-    from graph.burst_gate import gate_key
-
-    key = gate_key(app, client)
-    assert key is not None
-    return key
-
-
-async def test_gate_without_redis_sends_every_click_to_postgresql():
-    import uuid
-    from datetime import UTC, datetime
-
-    from redis.asyncio import Redis
-
-    from db.clicks import BurstClient
-    from graph.burst_gate import BurstGate
-
-    client = BurstClient(session_id="z" * 22, ip_address=None, user_agent=None)
-    now = datetime.now(UTC)
-    checks = [
-        (uuid.uuid4(), client, "lt_a", uuid.uuid4(), now),
-        (uuid.uuid4(), client, "lt_b", uuid.uuid4(), now),
-    ]
-    closed = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    try:
-        assert await BurstGate(closed).possible_bursts(checks) == [True, True]
-    finally:
-        await closed.aclose()
-
-    # A server that accepts and never answers: the gate gives up after its timeout.
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while await reader.read(1 << 16):  # read until the client hangs up, answer nothing
-                pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    hung = Redis(host="127.0.0.1", port=port)
-    try:
-        # (wait_for only guards against the gate hanging: its own timeout answers first)
-        answer = await asyncio.wait_for(BurstGate(hung).possible_bursts(checks), timeout=10)
-        assert answer == [True, True]
-    finally:
-        await hung.aclose()
-        server.close()
-        await server.wait_closed()
-        await asyncio.sleep(0.05)  # let the handler see the hang-up and close its side
-
-
-async def test_ordinary_redirects_never_query_for_burst_neighbours(app, fx, sessionmaker):
-    """The gate keeps PostgreSQL out of the check unless a second link is clicked."""
-    from db import clicks as clicks_db
-
-    app_id = await fx.application()
-    tids = [
-        await fx.link(app_id, "https://alex.dev/a", "A"),
-        await fx.link(app_id, "https://alex.dev/b", "B"),
-    ]
-    calls: list[int] = []
-    original = clicks_db.burst_candidates_batch
-
-    async def counted(pool: Any, checks: Any) -> Any:
-        calls.append(len(checks))
-        return await original(pool, checks)
-
-    clicks_db.burst_candidates_batch = counted  # type: ignore[assignment]
-    try:
-        for n in range(5):  # five visitors, one link each time: no lookup
-            await hit(app, tids[0], ip=f"198.51.100.{n}", cookies={"li_sid": f"{n:022d}"})
-        await asyncio.sleep(0.2)  # the checks run after the responses
-        assert calls == []
-        await hit(app, tids[1], ip="198.51.100.0", cookies={"li_sid": f"{0:022d}"})
-        await asyncio.sleep(0.2)
-        assert calls == [1]  # visitor 0 now clicked two links: looked up, flagged
-    finally:
-        clicks_db.burst_candidates_batch = original  # type: ignore[assignment]
-    rows = await _verdicts(sessionmaker, tids)
-    assert sorted(is_bot for _, is_bot, _ in rows) == [False] * 4 + [True] * 2
 
 
 async def test_a_burst_across_record_click_and_a_redirect_is_flagged(app, fx, sessionmaker):
@@ -573,8 +429,7 @@ async def test_a_burst_across_record_click_and_a_redirect_is_flagged(app, fx, se
     body = await fx.gql(RECORD_CLICK, {"i": {"trackingId": a, "sessionId": "q" * 22}}, key=fx.key)
     assert body["data"]["recordClick"]["isBot"] is False
     assert (await hit(app, b, cookies={"li_sid": "q" * 22})).status_code == 302
-    await asyncio.sleep(0.2)
-    assert await _verdicts(sessionmaker, [a, b]) == [
+    assert await _verdicts(app, sessionmaker, [a, b]) == [
         (a, True, "scanner_burst"),
         (b, True, "scanner_burst"),
     ]

@@ -166,7 +166,7 @@ async def test_head_redirects_without_a_body_and_is_stored_as_a_bot(app, fx, ses
     assert sent[0]["status"] == 302
     assert dict(sent[0]["headers"])[b"location"] == b"https://alex.dev/cv"
     assert sent[1] == {"type": "http.response.body", "body": b""}
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert (row["is_bot"], row["bot_reason"], row["request_method"]) == (
         True,
         "head_request",
@@ -174,27 +174,30 @@ async def test_head_redirects_without_a_body_and_is_stored_as_a_bot(app, fx, ses
     )
 
 
-async def test_click_that_cannot_be_stored_is_a_503_with_its_request_id_logged(
-    settings, fx, sessionmaker, json_log
+async def test_an_uncached_link_while_postgresql_is_out_of_reach_is_a_503_with_retry_after(
+    app, settings, fx, sessionmaker, json_log
 ):
+    from db.engine import make_engine
+
     tid = await fx.link(None, "https://alex.dev")
     application = build_app(settings)
     async with application.router.lifespan_context(application):
-        await application.tracker.pool.close()  # PostgreSQL out of reach, as far as /track sees
+        # PostgreSQL out of reach, as far as the link cache sees (nothing listens on port 9)
+        dead = make_engine("postgresql://postgres@127.0.0.1:9/none", pool_size=1)
+        application.tracker.links.engine = dead
         transport = httpx.ASGITransport(app=application, client=("192.0.2.34", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             response = await c.get(f"/track/{tid}", headers={"X-Request-ID": "down-1"})
+        await dead.dispose()
     assert (response.status_code, response.text) == (503, "Service Unavailable")
+    assert response.headers["retry-after"] == "5"
     assert response.headers["x-request-id"] == "down-1"
     assert "location" not in response.headers
     assert "set-cookie" not in response.headers
     [line] = [e for e in log_lines(json_log) if e["request_id"] == "down-1"]
-    assert (line["logger"], line["level"], line["msg"]) == (
-        "linkinsights.track",
-        "error",
-        "could not record a click",
-    )
-    assert await clicks_of(sessionmaker, tid) == []
+    assert (line["logger"], line["level"]) == ("linkinsights.track", "warning")
+    assert line["msg"].startswith("link lookup failed for 1 ids")
+    assert await clicks_of(app, sessionmaker, tid) == []
 
 
 async def test_an_unexpected_error_is_a_plain_500_then_raised(app, fx, sessionmaker):
@@ -228,7 +231,7 @@ async def test_an_unexpected_error_is_a_plain_500_then_raised(app, fx, sessionma
         "headers": [(b"content-length", b"21"), (b"content-type", b"text/plain; charset=utf-8")],
     }
     assert sent[1] == {"type": "http.response.body", "body": b"Internal Server Error"}
-    assert await clicks_of(sessionmaker, tid) == []
+    assert await clicks_of(app, sessionmaker, tid) == []
 
 
 # --- the same answers as the Starlette route ----------------------------------------------
@@ -274,7 +277,7 @@ async def test_fast_path_answers_as_the_starlette_route(app, fx, sessionmaker, h
         return out
 
     assert comparable(fast) == comparable(slow)
-    first, second = await clicks_of(sessionmaker, tid)
+    first, second = await clicks_of(app, sessionmaker, tid)
     for row in (first, second):
         row.pop("click_id")
     if first["metadata"].get("session_new"):
@@ -307,7 +310,7 @@ async def test_headers_cookies_and_query_are_read_as_starlette_reads_them(app, f
     )
     assert sent[0]["status"] == 302
     request = Request(scope)
-    [row] = await clicks_of(sessionmaker, tid)
+    [row] = await clicks_of(app, sessionmaker, tid)
     assert row["user_agent"] == request.headers["user-agent"] == CHROME
     assert row["is_bot"] is False
     assert row["referrer_url"] == request.headers["referer"]
@@ -348,7 +351,7 @@ async def test_empty_id_and_other_track_shapes_are_starlette_s(app, fx, sessionm
 
     sent, _ = await asgi(app, f"/track/{tid}", headers=[(b"content-length", b"100001")])
     assert sent[0]["status"] == 413  # BodyLimitMiddleware, as before
-    assert await clicks_of(sessionmaker, tid) == []
+    assert await clicks_of(app, sessionmaker, tid) == []
 
 
 async def test_track_health_is_still_answered_by_starlette(app, client):
@@ -356,7 +359,10 @@ async def test_track_health_is_still_answered_by_starlette(app, client):
         sent, scope = await asgi(app, "/track/health", method=method)
         assert routed_by_starlette(scope)
         assert sent[0]["status"] == 200
-        assert orjson.loads(sent[1]["body"]) == {"status": "ok", "checks": {"postgres": "ok"}}
+        assert orjson.loads(sent[1]["body"]) == {
+            "status": "ok",
+            "checks": {"clicks": "ok", "redis": "ok"},
+        }
     response = await client.get("/track/health", headers={"X-Request-ID": "health-1"})
     assert response.json()["status"] == "ok"
     assert response.headers["x-request-id"] == "health-1"
@@ -374,7 +380,7 @@ async def test_other_paths_are_routed_by_starlette(app, client, gql, api_key):
         assert response.headers["x-request-id"]
 
 
-async def test_lifespan_passes_through_to_starlette(settings, fx, sessionmaker):
+async def test_lifespan_passes_through_to_starlette(app, settings, fx, sessionmaker):
     """Started and stopped through the ASGI app itself, as uvicorn does."""
     tid = await fx.link(None, "https://alex.dev")
     application: Starlette = build_app(settings)
@@ -392,7 +398,7 @@ async def test_lifespan_passes_through_to_starlette(settings, fx, sessionmaker):
         await asyncio.wait_for(running, 30)
     finally:
         running.cancel()
-    assert len(await clicks_of(sessionmaker, tid)) == 1
+    assert len(await clicks_of(app, sessionmaker, tid)) == 1
 
 
 async def test_non_http_scopes_go_to_the_wrapped_app():

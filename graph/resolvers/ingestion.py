@@ -9,6 +9,7 @@ BAD_USER_INPUT naming the field.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import uuid
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
@@ -28,9 +30,11 @@ from db import contacts as contacts_db
 from db import links as links_db
 from db.applications import ApplicationRow, JobRow
 from db.clicks import ClickRow
+from db.ingest import CLIENT_CLICK_ID_KEY, ClickEntry
 from db.links import LinkRow
 from db.session import mark_app_writer
 from domain.bots import classify_request
+from domain.ids import uuid7
 from domain.sources import detect_click_source
 from domain.validation import (
     EMAIL_EVENT_TYPES,
@@ -44,7 +48,8 @@ from domain.validation import (
     validate_webhook_url,
 )
 from graph.context import Context
-from graph.errors import BadUserInput
+from graph.errors import BadUserInput, QueueUnavailable
+from graph.link_cache import publish_link_changes
 from graph.track import parse_ip
 from graph.types.account import Account
 from graph.types.application import Application
@@ -265,6 +270,11 @@ class RecordClickInput:
     session_id: str | None = None
     metadata: JSON | None = None
     request_method: str = strawberry.field(default="GET", description="GET or HEAD")
+    client_click_id: str | None = strawberry.field(
+        default=None,
+        description="Your own id for this click (at most 100 characters): a call retried with "
+        "the same id is stored once.",
+    )
 
 
 @strawberry.enum
@@ -297,29 +307,33 @@ class DeleteApplicationInput:
     application_id: strawberry.ID
 
 
-async def _flag_burst_around(
-    session: AsyncSession,
-    application_id: uuid.UUID,
-    client: clicks_db.BurstClient,
-    clicked_at: datetime,
-) -> int:
-    """Flag the scanner burst around a recorded click, if any (db.clicks.flag_bursts_around)."""
-
-    async def fetch(since: datetime, until: datetime) -> list[clicks_db.BurstCandidate]:
-        return await clicks_db.burst_candidates(
-            session, application_id=application_id, client=client, since=since, until=until
-        )
-
-    async def flag(ids: list[uuid.UUID]) -> int:
-        return await clicks_db.flag_burst(session, click_ids=ids)
-
-    return await clicks_db.flag_bursts_around(
-        fetch, flag, application_id=application_id, clicked_at=clicked_at
-    )
+# stored click id = uuid5(namespace, account id + client click id): a retried recordClick is
+# stored once, and no account can collide with another's ids.
+_CLIENT_CLICK_NAMESPACE = uuid.UUID("5d0c7a53-3bc4-4f4e-9d0e-1f2c7b3c6a11")
 
 
-async def _reread(session: AsyncSession, account_id: uuid.UUID, row: ClickRow) -> ClickRow:
-    return await clicks_db.click_by_id(session, account_id=account_id, click_id=row.click_id) or row
+def _stored_click_id(account_id: uuid.UUID, client_click_id: str) -> uuid.UUID:
+    return uuid.uuid5(_CLIENT_CLICK_NAMESPACE, f"{account_id}:{client_click_id}")
+
+
+async def _wait_stored(ctx: Context, account_id: uuid.UUID, click_id: uuid.UUID) -> ClickRow | None:
+    """The click's row once the flusher has written it; None if that takes longer than
+    RECORD_CLICK_WAIT (PostgreSQL slow or down: the click is kept and stored later)."""
+    delay = 0.005
+    deadline = asyncio.get_running_loop().time() + RECORD_CLICK_WAIT
+    while True:
+        try:
+            async with ctx.sessionmaker() as session:
+                row = await clicks_db.click_by_id(session, account_id=account_id, click_id=click_id)
+        except (OSError, DBAPIError):
+            row = None
+        if row is not None or asyncio.get_running_loop().time() + delay > deadline:
+            return row
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+RECORD_CLICK_WAIT = 2.0
 
 
 @strawberry.type(description="What a GDPR delete removed: rows per kind.")
@@ -571,11 +585,15 @@ class IngestionMutations:
             )
             if row is None:
                 raise _missing("trackingId", input.tracking_id, "tracked link")
+        await publish_link_changes(ctx.redis, [row.tracking_id])
         return TrackedLink.from_row(row)
 
     @strawberry.mutation(
         description="Record a click seen by an external redirect domain (seed 002). The same "
-        "bot rules as /track apply; clickSource overrides the source detected from the referrer."
+        "bot rules as /track apply; clickSource overrides the source detected from the referrer. "
+        "The click takes the same durable path as /track; the answer is the stored click, or, "
+        "when it is not written within 2 s, the click as recorded so far (verdict of the "
+        "request alone)."
     )
     async def record_click(
         self, info: strawberry.Info[Context, None], input: RecordClickInput
@@ -604,47 +622,66 @@ class IngestionMutations:
         else:
             source = detect_click_source(referrer, dashboard_hosts=ctx.settings.dashboard_hosts)
         verdict = classify_request(method=method, user_agent=user_agent, referrer=referrer)
-        async with ctx.sessionmaker() as session, session.begin():
+        async with ctx.sessionmaker() as session:
             link = await _link(session, viewer.account_id, input.tracking_id)
-            if not link.is_active:
-                raise BadUserInput(
-                    f"Tracked link {link.tracking_id!r} is inactive; it takes no clicks",
-                    field="trackingId",
+        if not link.is_active:
+            raise BadUserInput(
+                f"Tracked link {link.tracking_id!r} is inactive; it takes no clicks",
+                field="trackingId",
+            )
+        if input.client_click_id is not None:
+            try:
+                client_id = validate_text(
+                    input.client_click_id, field="client_click_id", max_length=100, required=True
                 )
-            row = await clicks_db.insert_click(
-                session,
-                tracking_id=link.tracking_id,
+            except ValidationError as exc:
+                raise bad_input(exc) from exc
+            assert client_id is not None
+            click_id = _stored_click_id(viewer.account_id, client_id)
+            metadata[CLIENT_CLICK_ID_KEY] = client_id
+        else:
+            click_id = uuid7()
+        entry = ClickEntry(
+            click_id=click_id,
+            tracking_id=link.tracking_id,
+            clicked_at=clicked_at or datetime.now(UTC),
+            ip_address=ip_address,
+            user_agent=user_agent,
+            referrer_url=referrer,
+            session_id=session_id,
+            click_source=source,
+            metadata=metadata,
+            is_bot=verdict.is_bot,
+            bot_reason=verdict.reason,
+            request_method=method,
+        )
+        if ctx.clicks is None:
+            raise QueueUnavailable("Clicks cannot be recorded right now; retry in a moment")
+        try:
+            await ctx.clicks.append(entry)
+        except OSError as exc:
+            raise QueueUnavailable(
+                "Clicks cannot be recorded right now; retry in a moment"
+            ) from exc
+        row = await _wait_stored(ctx, viewer.account_id, click_id)
+        if row is None:
+            # Durable, not yet in PostgreSQL: the click as recorded so far (the request's
+            # verdict; the scanner-burst check runs when it is written).
+            row = ClickRow(
+                click_id=entry.click_id,
+                tracking_id=entry.tracking_id,
                 application_id=link.application_id,
-                clicked_at=clicked_at,
-                ip_address=ip_address,
-                user_agent=user_agent,
-                referrer_url=referrer,
-                session_id=session_id,
-                click_source=source,
-                metadata=metadata,
-                is_bot=verdict.is_bot,
-                bot_reason=verdict.reason,
-                request_method=method,
+                clicked_at=entry.clicked_at,
+                ip_address=entry.ip_address,
+                user_agent=entry.user_agent,
+                referrer_url=entry.referrer_url,
+                session_id=entry.session_id,
+                click_source=entry.click_source,
+                metadata=entry.metadata,
+                is_bot=entry.is_bot,
+                bot_reason=entry.bot_reason,
+                request_method=entry.request_method,
             )
-            client = clicks_db.BurstClient(
-                session_id=session_id, ip_address=ip_address, user_agent=user_agent
-            )
-            app_id = link.application_id if client.identified else None
-            if app_id is not None and await _flag_burst_around(
-                session, app_id, client, row.clicked_at
-            ):
-                row = await _reread(session, viewer.account_id, row)
-        if app_id is not None and ctx.burst_gate is not None:
-            # Let later redirects of this client know of this click (graph.burst_gate). A
-            # redirect committed after the lookup above but checked before this line did not
-            # see this click: when the gate finds such a neighbour, look once more.
-            [again] = await ctx.burst_gate.possible_bursts(
-                [(app_id, client, link.tracking_id, row.click_id, row.clicked_at)]
-            )
-            if again:
-                async with ctx.sessionmaker() as session, session.begin():
-                    if await _flag_burst_around(session, app_id, client, row.clicked_at):
-                        row = await _reread(session, viewer.account_id, row)
         return Click.from_row(row)
 
     @strawberry.mutation(
@@ -700,11 +737,15 @@ class IngestionMutations:
         app_id = _id(input.application_id, field="applicationId")
         async with ctx.sessionmaker() as session, session.begin():
             await mark_app_writer(session)
+            links = await links_db.links_by_application(
+                session, account_id=viewer.account_id, ids=[app_id]
+            )
             counts = await app_db.delete_application(
                 session, account_id=viewer.account_id, application_id=app_id
             )
             if counts is None:
                 raise _missing("applicationId", input.application_id, "application")
+        await publish_link_changes(ctx.redis, [link.tracking_id for link in links.get(app_id, [])])
         return DeleteApplicationPayload(
             application_id=strawberry.ID(str(app_id)),
             applications=counts.applications,
