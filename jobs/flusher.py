@@ -8,8 +8,8 @@ claims entries pending longer than `claim_idle` and writes them (again: each is 
 PostgreSQL or Redis unavailable: the flusher keeps its batch, backs off (capped) and retries;
 nothing is dropped.
 
-After a commit, the new human clicks are published per account (`clicks_channel`) for the
-`clickRecorded` subscription.
+After a commit, the accounts' cached aggregates are invalidated and the new human clicks are
+published per account (`clicks_channel`) for the `clickRecorded` subscription.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.ingest import BatchResult, ClickEntry, store_clicks
+from graph.aggregate_cache import invalidate_accounts
 from jobs.click_stream import FIELD, decode, reraise_cancellation
 
 log = logging.getLogger("linkinsights.flusher")
@@ -115,25 +116,40 @@ class Flusher:
         self.consumer = consumer or consumer_name()
         self.on_stored = on_stored
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._last_claim = 0.0
         self._down: set[str] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="click-flusher")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish the batch in hand (within `grace` seconds), then stop. Whatever is not
+        acknowledged stays pending in the stream for the next flusher."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=1.0)
+        if not done:
+            log.warning("click flusher did not stop; its batch stays pending for another")
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("click flusher failed", exc_info=task.exception())
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between retries, waking early when asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def run_forever(self) -> None:
         # First what this consumer was given before and did not acknowledge (a restart under
         # the same name), then new entries; pending entries of dead consumers are claimed.
         backlog = True
         backoff = 0.1
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._ensure_group()
                 if backlog:
@@ -148,7 +164,7 @@ class Flusher:
                 # A Redis restarted from its AOF or snapshot may hold entries delivered to
                 # this consumer and never acknowledged: read those first when it is back.
                 backlog = True
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 0.1
@@ -219,6 +235,8 @@ class Flusher:
         backoff = 0.1
         result: BatchResult | None = None
         while result is None:
+            if self._stopping.is_set():
+                return  # not stored: pending, for the next flusher
             started = time.perf_counter()
             try:
                 result = await self._store(clicks)
@@ -226,7 +244,7 @@ class Flusher:
                 reraise_cancellation()
                 self._failed("postgres", exc)
                 FLUSH_RETRIES.labels("postgres").inc()
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             self._recovered("postgres")
@@ -241,6 +259,8 @@ class Flusher:
         FLUSHED.labels("rejected").inc(len(entries) - len(clicks))
         backoff = 0.1
         while True:
+            if self._stopping.is_set():
+                return  # stored, not acknowledged: delivered again, stored once
             try:
                 await self._ack([e.entry_id for e in entries])
                 break
@@ -249,7 +269,7 @@ class Flusher:
                 reraise_cancellation()
                 self._failed("redis", exc)
                 FLUSH_RETRIES.labels("redis").inc()
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
         await self._announce(result)
 
@@ -287,6 +307,8 @@ class Flusher:
                     [str(click.click_id), str(click.application_id or "") or None]
                 )
         try:
+            # The accounts' cached aggregates are stale now (graph.aggregate_cache).
+            await invalidate_accounts(self.redis, {click.account_id for click in result.stored})
             if humans:
                 pipe = self.redis.pipeline(transaction=False)
                 for account_id, clicks in humans.items():

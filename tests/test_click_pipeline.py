@@ -22,7 +22,7 @@ import httpx
 import orjson
 import pytest
 import websockets
-from conftest import ROOT, GraphQLClient, create_account, create_key
+from conftest import ROOT, GraphQLClient, create_account, create_key, flushed
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -756,3 +756,18 @@ async def test_a_websocket_without_a_key_is_refused(api_process: str) -> None:
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
+
+
+async def test_a_flushed_click_makes_the_account_s_cached_aggregates_fresh(
+    app: Starlette, fx: Fixture
+) -> None:
+    summary = "{ engagementSummary { totalClicks computedAt } }"
+    app_id = await fx.application()
+    tid = await fx.link(app_id, "https://alex.dev")
+    before = (await fx.gql(summary, key=fx.key))["data"]["engagementSummary"]
+    cached = (await fx.gql(summary, key=fx.key))["data"]["engagementSummary"]
+    assert cached == before  # the second read is the cache's
+    assert (await hit(app, tid)).status_code == 302
+    await flushed(app)
+    after = (await fx.gql(summary, key=fx.key))["data"]["engagementSummary"]
+    assert after["totalClicks"] == before["totalClicks"] + 1

@@ -362,6 +362,7 @@ async def _stored_ip(sessionmaker: Any, tracking_id: str) -> str:
     ],
 )
 async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
+    settings: Settings,
     database_url: str,
     redis_url: str,
     gql: GraphQLClient,
@@ -376,7 +377,14 @@ async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
     claimed = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
     tracking_id = await _new_link(gql, api_key)
     port = _free_port()
-    proc = await _start_api(database_url, redis_url, port, workers=workers, settings=env)
+    # The clicks go to the test session's stream, which its flusher writes to PostgreSQL.
+    proc = await _start_api(
+        database_url,
+        redis_url,
+        port,
+        workers=workers,
+        settings={**env, "click_stream": settings.click_stream},
+    )
     redis = Redis.from_url(redis_url)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
@@ -389,11 +397,9 @@ async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
             assert track.status_code == 302
         buckets = [k async for k in redis.scan_iter(match=f"linkinsights:rl:ip:{claimed}:*")]
         assert bool(buckets) is believed
-        if not env.get("forwarded_allow_ips"):
-            # With a proxy not allowed, /track still reads the header itself (graph/track.py).
-            assert await _stored_ip(sessionmaker, tracking_id) == (
-                claimed if believed else "127.0.0.1"
-            )
+        assert await _stored_ip(sessionmaker, tracking_id) == (
+            claimed if believed else "127.0.0.1"
+        )
     finally:
         await redis.aclose()
         # One process is plain uvicorn, which ends by re-raising the SIGTERM it handled.
