@@ -397,9 +397,7 @@ async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
             assert track.status_code == 302
         buckets = [k async for k in redis.scan_iter(match=f"linkinsights:rl:ip:{claimed}:*")]
         assert bool(buckets) is believed
-        assert await _stored_ip(sessionmaker, tracking_id) == (
-            claimed if believed else "127.0.0.1"
-        )
+        assert await _stored_ip(sessionmaker, tracking_id) == (claimed if believed else "127.0.0.1")
     finally:
         await redis.aclose()
         # One process is plain uvicorn, which ends by re-raising the SIGTERM it handled.
