@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -308,7 +309,10 @@ def serve(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        with services(base) as (settings, svc):
+        with (
+            services(base) as (settings, svc),
+            tempfile.TemporaryDirectory(prefix="linkinsights-metrics-") as metrics_dir,
+        ):
             assert settings.database_url is not None
             asyncio.run(upgrade(settings.database_url))
             key = asyncio.run(prepare_demo(settings)) if demo else None
@@ -318,6 +322,9 @@ def serve(
                 "REDIS_URL": settings.redis_url or "",
                 # Only here does a page get a key (graph/pages.py): GraphiQL and /dashboard.
                 "DEMO_API_KEY": key or "",
+                # One metrics directory for the API and the worker: /metrics shows the
+                # click flusher's batches too.
+                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
             }
             exe = [sys.executable, "-m", "linkinsights"]
             children = [

@@ -8,6 +8,7 @@ a worker that dies and exits with status 3 when a worker cannot start.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import math
@@ -184,7 +185,13 @@ def run_api(settings: Settings, *, host: str, port: int) -> None:
     # PROMETHEUS_MULTIPROC_DIR is set (prometheus_client reads it when first imported).
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client imported before the API's metrics directory")
-    with tempfile.TemporaryDirectory(prefix="linkinsights-metrics-") as metrics_dir:
+    # `serve` gives the API and its worker one directory, so /metrics has the flusher's too.
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    with (
+        contextlib.nullcontext(shared)
+        if shared
+        else tempfile.TemporaryDirectory(prefix="linkinsights-metrics-")
+    ) as metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         from graph.observability import configure_logging
 

@@ -771,3 +771,16 @@ async def test_a_flushed_click_makes_the_account_s_cached_aggregates_fresh(
     await flushed(app)
     after = (await fx.gql(summary, key=fx.key))["data"]["engagementSummary"]
     assert after["totalClicks"] == before["totalClicks"] + 1
+
+
+async def test_metrics_show_the_stream_and_the_spool(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    text_ = (await client.get("/metrics")).text
+    for name in (
+        "linkinsights_click_stream_length",
+        "linkinsights_click_stream_pending",
+        "linkinsights_click_oldest_pending_seconds",
+        "linkinsights_click_spool_bytes",
+    ):
+        assert any(line.startswith(name + " ") for line in text_.splitlines()), name
