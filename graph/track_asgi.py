@@ -1,13 +1,10 @@
 """`GET`/`HEAD /track/{tracking_id}` answered as raw ASGI, in front of the Starlette app.
 
-Why: every tracked link goes through this redirect, and a profile of one API process at
-saturation spent ~380 µs of CPU per redirect, ~80% of it in the generic path (uvicorn to
-Starlette's middleware classes, Request and Response objects, header parsing, routing) and
-in the handler. Here a request goes from the
-ASGI scope to `Tracker.answer` (graph.track, the same code the Starlette route adapts) and
-back to two `send` calls. Measured in process (the ASGI app called directly for 5,000 GETs,
-50 at a time, on real PostgreSQL and Redis; uvicorn's HTTP parsing not included): CPU per
-redirect went from 146-190 µs (median 170, 9 runs) to 98-116 µs (median 105, 7 runs).
+Why: every tracked link goes through this redirect, and most of its cost was the generic path
+(uvicorn to Starlette's middleware classes, Request and Response objects, header parsing,
+routing), not the work itself (README, "Measurements behind the code"). Here a request goes
+from the ASGI scope to `Tracker.answer` (graph.track, the same code the Starlette route
+adapts) and back to two `send` calls.
 
 What the middleware does for these requests is done here, the same way:
 - RequestIdMiddleware: an X-Request-ID kept when sane or made, set for the log lines written

@@ -10,9 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import GraphQLClient
 from sqlalchemy import text
+from starlette.applications import Starlette
 
 from jobs.reclassify import reclassify_all
+from linkinsights.settings import Settings
 
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
 
@@ -97,7 +100,7 @@ async def other(gql: Any, make_account: Any, make_key: Any) -> Api:
 # --- applications and status history --------------------------------------------------------
 
 
-async def test_create_application_and_status_changes_write_history(api):
+async def test_create_application_and_status_changes_write_history(api: Api) -> None:
     job = data(await api(CREATE_JOB, i={"title": "Engineer", "url": "https://jobs.example/1"}))
     body = data(
         await api(
@@ -135,7 +138,7 @@ async def test_create_application_and_status_changes_write_history(api):
 # --- tracked links ----------------------------------------------------------------------------
 
 
-async def test_create_tracked_link(api, settings):
+async def test_create_tracked_link(api: Api, settings: Settings) -> None:
     job = data(await api(CREATE_JOB, i={"title": "Engineer"}))["createJob"]["id"]
     app_id = await api.application(jobId=job)
     link = data(
@@ -182,7 +185,9 @@ async def test_create_tracked_link(api, settings):
         ({"jobId": str(uuid.uuid4())}, "jobId"),
     ],
 )
-async def test_tracked_link_validation_names_the_field(api, fields, field):
+async def test_tracked_link_validation_names_the_field(
+    api: Api, fields: dict[str, Any], field: str
+) -> None:
     base = {"linkFunction": "LinkedIn", "linkType": "profile", "originalUrl": "https://x.example"}
     assert error(await api(CREATE_LINK, i={**base, **fields})) == ("BAD_USER_INPUT", field)
 
@@ -200,11 +205,13 @@ async def test_tracked_link_validation_names_the_field(api, fields, field):
         (CREATE_APP, {"appliedAt": "2025-07-01T09:00:00"}, "appliedAt"),
     ],
 )
-async def test_validation_errors_name_the_field(api, query, variables, field):
+async def test_validation_errors_name_the_field(
+    api: Api, query: str, variables: dict[str, Any], field: str
+) -> None:
     assert error(await api(query, i=variables)) == ("BAD_USER_INPUT", field)
 
 
-async def test_update_account_and_the_standard_link_package(api):
+async def test_update_account_and_the_standard_link_package(api: Api) -> None:
     app_id = await api.application()
     refused = await api(PACKAGE, i={"applicationId": app_id})
     assert error(refused) == ("BAD_USER_INPUT", "profileLinks")
@@ -247,7 +254,7 @@ async def test_update_account_and_the_standard_link_package(api):
 # --- recordClick ------------------------------------------------------------------------------
 
 
-async def test_record_click_from_an_external_domain(api):
+async def test_record_click_from_an_external_domain(api: Api) -> None:
     app_id = await api.application()
     tid = await api.link(app_id)
     click = data(
@@ -285,7 +292,7 @@ async def test_record_click_from_an_external_domain(api):
     assert (bot["isBot"], bot["botReason"]) == (True, "crawler_user_agent")
 
 
-async def test_record_click_applies_the_burst_rule(api):
+async def test_record_click_applies_the_burst_rule(api: Api) -> None:
     app_id = await api.application()
     a, b = await api.link(app_id, "LinkedIn"), await api.link(app_id, "Portfolio")
     common = {"ipAddress": "192.0.2.9", "userAgent": CHROME}
@@ -321,7 +328,7 @@ async def test_record_click_applies_the_burst_rule(api):
         ({"trackingId": "lt_doesnotexist"}, "trackingId"),
     ],
 )
-async def test_record_click_validation(api, fields, field):
+async def test_record_click_validation(api: Api, fields: dict[str, Any], field: str) -> None:
     tid = await api.link(None)
     assert error(await api(RECORD_CLICK, i={"trackingId": tid, **fields})) == (
         "BAD_USER_INPUT",
@@ -329,7 +336,7 @@ async def test_record_click_validation(api, fields, field):
     )
 
 
-async def test_record_click_refuses_an_inactive_link(api):
+async def test_record_click_refuses_an_inactive_link(api: Api) -> None:
     tid = await api.link(None)
     data(await api(DEACTIVATE, i={"trackingId": tid}))
     assert error(await api(RECORD_CLICK, i={"trackingId": tid})) == ("BAD_USER_INPUT", "trackingId")
@@ -338,7 +345,9 @@ async def test_record_click_refuses_an_inactive_link(api):
 # --- account isolation ------------------------------------------------------------------------
 
 
-async def test_a_second_account_can_neither_read_write_nor_delete(api, other, sessionmaker):
+async def test_a_second_account_can_neither_read_write_nor_delete(
+    api: Api, other: Api, sessionmaker: Any
+) -> None:
     app_id = await api.application()
     tid = await api.link(app_id)
     contact = data(await api(ADD_CONTACT, i={"applicationId": app_id, "email": "r@acme.example"}))
@@ -417,7 +426,9 @@ SELECT
 """
 
 
-async def test_gdpr_delete_leaves_no_row_behind(api, app, account_id, sessionmaker):
+async def test_gdpr_delete_leaves_no_row_behind(
+    api: Api, app: Starlette, account_id: uuid.UUID, sessionmaker: Any
+) -> None:
     app_id = await api.application()
     keep_id = await api.application()
     tids = [await api.link(app_id, "LinkedIn"), await api.link(app_id, "Portfolio")]
@@ -499,8 +510,8 @@ LIST = """{ applications(first: 50) { edges { node { id
 
 
 async def test_nested_fields_batch_into_a_constant_number_of_statements(
-    gql, make_account, make_key, app, count_statements
-):
+    gql: GraphQLClient, make_account: Any, make_key: Any, app: Starlette, count_statements: Any
+) -> None:
     account = await make_account()
     key = await make_key(account)
     api = Api(gql, key)
@@ -538,7 +549,7 @@ async def test_nested_fields_batch_into_a_constant_number_of_statements(
         assert node["contacts"] == [{"email": "a@b.example"}]
 
 
-async def test_click_pages_follow_the_cursor_and_hide_bots_by_default(api):
+async def test_click_pages_follow_the_cursor_and_hide_bots_by_default(api: Api) -> None:
     app_id = await api.application()
     tid = await api.link(app_id)
     for minute, agent in enumerate([CHROME, "Googlebot/2.1", CHROME, CHROME]):
@@ -582,7 +593,9 @@ async def test_click_pages_follow_the_cursor_and_hide_bots_by_default(api):
 # --- direct database integration and reclassification ----------------------------------------
 
 
-async def test_raw_sql_link_without_account_gets_it_from_the_trigger(api, account_id, sessionmaker):
+async def test_raw_sql_link_without_account_gets_it_from_the_trigger(
+    api: Api, account_id: uuid.UUID, sessionmaker: Any
+) -> None:
     app_id = await api.application()
     async with sessionmaker() as s, s.begin():
         await s.execute(
@@ -601,7 +614,7 @@ async def test_raw_sql_link_without_account_gets_it_from_the_trigger(api, accoun
     assert owner == account_id
 
 
-async def test_reclassify_reapplies_the_rules_to_stored_clicks(api, sessionmaker):
+async def test_reclassify_reapplies_the_rules_to_stored_clicks(api: Api, sessionmaker: Any) -> None:
     app_id = await api.application()
     a, b = await api.link(app_id, "LinkedIn"), await api.link(app_id, "Portfolio")
     lone = await api.link(None, "Portfolio")

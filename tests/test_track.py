@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import flushed
+from conftest import GraphQLClient, flushed
 from sqlalchemy import text
 from starlette.applications import Starlette
 
@@ -94,7 +94,9 @@ async def clicks_of(app: Starlette, sessionmaker: Any, tracking_id: str) -> list
         return [dict(r) for r in rows]
 
 
-async def test_redirect_stores_one_click_and_sets_the_session_cookie(app, fx, sessionmaker):
+async def test_redirect_stores_one_click_and_sets_the_session_cookie(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     app_id = await fx.application()
     tid = await fx.link(app_id, "https://www.linkedin.com/in/alex")
     response = await hit(
@@ -129,7 +131,7 @@ async def test_redirect_stores_one_click_and_sets_the_session_cookie(app, fx, se
     assert rows[1]["metadata"] == {}
 
 
-async def test_track_health(client):
+async def test_track_health(client: httpx.AsyncClient) -> None:
     response = await client.get("/track/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
@@ -147,7 +149,9 @@ async def test_track_health(client):
         ("https://evil.io/?r=gmail.com", "external"),
     ],
 )
-async def test_click_source_from_the_referrer(app, fx, sessionmaker, referrer, source):
+async def test_click_source_from_the_referrer(
+    app: Starlette, fx: Fixture, sessionmaker: Any, referrer: str | None, source: str
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     headers = {"referer": referrer} if referrer else {}
     assert (await hit(app, tid, headers=headers)).status_code == 302
@@ -156,7 +160,9 @@ async def test_click_source_from_the_referrer(app, fx, sessionmaker, referrer, s
     assert row["is_bot"] is False
 
 
-async def test_utm_parameters_go_into_metadata(app, fx, sessionmaker):
+async def test_utm_parameters_go_into_metadata(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev/")
     response = await hit(
         app,
@@ -174,7 +180,9 @@ async def test_utm_parameters_go_into_metadata(app, fx, sessionmaker):
     }
 
 
-async def test_redirect_goes_only_to_the_stored_url(app, fx, sessionmaker):
+async def test_redirect_goes_only_to_the_stored_url(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://calendly.com/alex/30min")
     response = await hit(
         app, tid, query="?url=https://evil.example&next=https://evil.example&redirect=//evil"
@@ -184,7 +192,9 @@ async def test_redirect_goes_only_to_the_stored_url(app, fx, sessionmaker):
     assert len(await clicks_of(app, sessionmaker, tid)) == 1
 
 
-async def test_dnt_counts_the_click_without_ip_user_agent_or_new_cookie(app, fx, sessionmaker):
+async def test_dnt_counts_the_click_without_ip_user_agent_or_new_cookie(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     response = await hit(app, tid, headers={"dnt": "1", "referer": "https://www.linkedin.com/"})
     assert response.status_code == 302
@@ -198,7 +208,9 @@ async def test_dnt_counts_the_click_without_ip_user_agent_or_new_cookie(app, fx,
     assert row["is_bot"] is False
 
 
-async def test_dnt_crawler_keeps_its_verdict(app, fx, sessionmaker):
+async def test_dnt_crawler_keeps_its_verdict(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     response = await hit(app, tid, headers={"dnt": "1", "user-agent": "Googlebot/2.1"})
     assert response.status_code == 302
@@ -215,7 +227,9 @@ async def _count_clicks(sessionmaker: Any) -> int:
         return int((await s.execute(text("SELECT count(*) FROM link_clicks"))).scalar_one())
 
 
-async def test_unknown_id_is_a_bare_404_and_stores_nothing(app, sessionmaker):
+async def test_unknown_id_is_a_bare_404_and_stores_nothing(
+    app: Starlette, sessionmaker: Any
+) -> None:
     before = await _count_clicks(sessionmaker)
     response = await hit(app, "lt_000000000000")
     long = await hit(app, "lt_" + "x" * 200)
@@ -227,7 +241,9 @@ async def test_unknown_id_is_a_bare_404_and_stores_nothing(app, sessionmaker):
     assert await _count_clicks(sessionmaker) == before
 
 
-async def test_inactive_link_is_404_like_an_unknown_one(app, fx, gql, api_key, sessionmaker):
+async def test_inactive_link_is_404_like_an_unknown_one(
+    app: Starlette, fx: Fixture, gql: GraphQLClient, api_key: str, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     body = await gql(DEACTIVATE, {"i": {"trackingId": tid}}, key=api_key)
     assert body["data"]["deactivateTrackedLink"] == {"trackingId": tid, "isActive": False}
@@ -242,7 +258,9 @@ async def test_inactive_link_is_404_like_an_unknown_one(app, fx, gql, api_key, s
     assert await clicks_of(app, sessionmaker, tid) == []
 
 
-async def test_head_redirects_and_is_stored_as_a_bot(app, fx, sessionmaker):
+async def test_head_redirects_and_is_stored_as_a_bot(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev/cv")
     response = await hit(app, tid, method="HEAD")
     assert response.status_code == 302
@@ -269,7 +287,9 @@ async def test_head_redirects_and_is_stored_as_a_bot(app, fx, sessionmaker):
          "email_security_scanner"),
     ],
 )  # fmt: skip
-async def test_bot_rules_are_kept_with_their_reason(app, fx, sessionmaker, headers, reason):
+async def test_bot_rules_are_kept_with_their_reason(
+    app: Starlette, fx: Fixture, sessionmaker: Any, headers: Any, reason: str
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     response = await hit(app, tid, headers=headers)
     assert response.status_code == 302
@@ -288,7 +308,9 @@ async def _verdicts(
     return out
 
 
-async def test_scanner_burst_flags_every_click_the_first_too(app, fx, sessionmaker):
+async def test_scanner_burst_flags_every_click_the_first_too(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     app_id = await fx.application()
     tids = [
         await fx.link(app_id, f"https://alex.dev/{n}", function=n)
@@ -302,7 +324,9 @@ async def test_scanner_burst_flags_every_click_the_first_too(app, fx, sessionmak
     assert await _verdicts(app, sessionmaker, tids) == [(t, True, "scanner_burst") for t in tids]
 
 
-async def test_burst_by_session_cookie_across_ips(app, fx, sessionmaker):
+async def test_burst_by_session_cookie_across_ips(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     app_id = await fx.application()
     tids = [
         await fx.link(app_id, "https://alex.dev/a", "A"),
@@ -313,7 +337,9 @@ async def test_burst_by_session_cookie_across_ips(app, fx, sessionmaker):
     assert await _verdicts(app, sessionmaker, tids) == [(t, True, "scanner_burst") for t in tids]
 
 
-async def test_one_link_clicked_by_many_visitors_is_human(app, fx, sessionmaker):
+async def test_one_link_clicked_by_many_visitors_is_human(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     app_id = await fx.application()
     tid = await fx.link(app_id, "https://alex.dev")
     other = await fx.link(app_id, "https://alex.dev/other", "Portfolio")
@@ -326,7 +352,9 @@ async def test_one_link_clicked_by_many_visitors_is_human(app, fx, sessionmaker)
     assert all(not is_bot for _, is_bot, _ in rows)
 
 
-async def test_links_of_different_applications_are_not_a_burst(app, fx, sessionmaker):
+async def test_links_of_different_applications_are_not_a_burst(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     a = await fx.link(await fx.application(), "https://alex.dev/a")
     b = await fx.link(await fx.application(), "https://alex.dev/b")
     await hit(app, a, ip="192.0.2.80")
@@ -334,7 +362,9 @@ async def test_links_of_different_applications_are_not_a_burst(app, fx, sessionm
     assert await _verdicts(app, sessionmaker, [a, b]) == [(a, False, None), (b, False, None)]
 
 
-async def test_500_concurrent_redirects_store_exactly_500_rows(app, fx, sessionmaker):
+async def test_500_concurrent_redirects_store_exactly_500_rows(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     app_id = await fx.application()
     tid = await fx.link(app_id, "https://alex.dev")
     transport = httpx.ASGITransport(app=app, client=("192.0.2.200", 40000))
@@ -377,7 +407,9 @@ async def proxy_app(settings: Any) -> AsyncIterator[Starlette]:
         yield application
 
 
-async def test_the_app_never_reads_forwarded_for_itself(app, proxy_app, fx, sessionmaker):
+async def test_the_app_never_reads_forwarded_for_itself(
+    app: Starlette, proxy_app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     """The client address is the ASGI scope's: behind a trusted proxy uvicorn's proxy-header
     middleware puts the forwarded address there (linkinsights.server), so a header sent to
     the app directly is never taken, whatever TRUST_FORWARDED_FOR says."""
@@ -389,7 +421,9 @@ async def test_the_app_never_reads_forwarded_for_itself(app, proxy_app, fx, sess
     assert sorted(r["ip"] for r in rows) == ["192.0.2.1", "192.0.2.1"]
 
 
-async def test_ipv6_peers_are_stored_canonical_and_without_a_zone(app, fx, sessionmaker):
+async def test_ipv6_peers_are_stored_canonical_and_without_a_zone(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     """A link-local peer's zone (fe80::1%eth0) means nothing off the host and PostgreSQL's
     inet refuses it: the click is stored, its address without the zone, as every other in
     canonical form."""
@@ -401,14 +435,16 @@ async def test_ipv6_peers_are_stored_canonical_and_without_a_zone(app, fx, sessi
     assert sorted(r["ip"] for r in rows) == sorted(["fe80::1", "2001:db8::7", "::ffff:192.0.2.9"])
 
 
-async def test_dashboard_referrer(proxy_app, fx, sessionmaker):
+async def test_dashboard_referrer(proxy_app: Starlette, fx: Fixture, sessionmaker: Any) -> None:
     tid = await fx.link(None, "https://alex.dev")
     await hit(proxy_app, tid, headers={"referer": "https://app.linkinsights.test/applications"})
     [row] = await clicks_of(proxy_app, sessionmaker, tid)
     assert row["click_source"] == "dashboard"
 
 
-async def test_bad_cookie_value_gets_a_fresh_session(app, fx, sessionmaker):
+async def test_bad_cookie_value_gets_a_fresh_session(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     response = await hit(app, tid, cookies={"li_sid": "x"})
     sid = response.cookies["li_sid"]
@@ -422,7 +458,9 @@ RECORD_CLICK = """mutation($i: RecordClickInput!) {
   recordClick(input: $i) { trackingId isBot botReason } }"""
 
 
-async def test_a_burst_across_record_click_and_a_redirect_is_flagged(app, fx, sessionmaker):
+async def test_a_burst_across_record_click_and_a_redirect_is_flagged(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     app_id = await fx.application()
     a = await fx.link(app_id, "https://alex.dev/a", "A")
     b = await fx.link(app_id, "https://alex.dev/b", "B")

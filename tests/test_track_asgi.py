@@ -5,20 +5,24 @@ The behaviour itself (clicks, cookies, bots, DNT, UTM) is tests/test_track.py's.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from conftest import build_app, log_lines
+from conftest import GraphQLClient, build_app, log_lines
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from test_track import CHROME, Fixture, clicks_of
 
+from graph.app import App
 from graph.track_asgi import TrackFastPath
+from linkinsights.settings import Settings
 
-Message = dict[str, Any]
+Message = MutableMapping[str, Any]
 
 
 @pytest.fixture
@@ -85,7 +89,7 @@ async def scrape(client: httpx.AsyncClient) -> str:
 # --- what the fast path answers ---------------------------------------------------------------
 
 
-async def test_the_fast_path_answers_redirects_and_their_404s(app, fx):
+async def test_the_fast_path_answers_redirects_and_their_404s(app: Starlette, fx: Fixture) -> None:
     tid = await fx.link(None, "https://alex.dev")
     for method in ("GET", "HEAD"):
         sent, scope = await asgi(app, f"/track/{tid}", method=method)
@@ -98,7 +102,9 @@ async def test_the_fast_path_answers_redirects_and_their_404s(app, fx):
     assert isinstance(app.middleware_stack, TrackFastPath)
 
 
-async def test_request_id_is_kept_or_made_on_a_redirect(client, fx):
+async def test_request_id_is_kept_or_made_on_a_redirect(
+    client: httpx.AsyncClient, fx: Fixture
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     kept = await client.get(f"/track/{tid}", headers={"X-Request-ID": "abc-123"})
     assert kept.status_code == 302
@@ -113,7 +119,9 @@ async def test_request_id_is_kept_or_made_on_a_redirect(client, fx):
         assert re.fullmatch(r"[0-9a-f]{32}", replaced.headers["x-request-id"])
 
 
-async def test_request_id_is_the_last_header_and_the_last_incoming_one_counts(app, fx):
+async def test_request_id_is_the_last_header_and_the_last_incoming_one_counts(
+    app: Starlette, fx: Fixture
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     sent, _ = await asgi(
         app, f"/track/{tid}", headers=[(b"x-request-id", b"first"), (b"x-request-id", b"second")]
@@ -129,7 +137,7 @@ async def test_request_id_is_the_last_header_and_the_last_incoming_one_counts(ap
     assert sent[0]["headers"][-1] == (b"x-request-id", b"second")
 
 
-async def test_request_id_is_kept_or_made_on_a_404(client):
+async def test_request_id_is_kept_or_made_on_a_404(client: httpx.AsyncClient) -> None:
     kept = await client.get("/track/lt_000000000000", headers={"X-Request-ID": "r-404"})
     assert (kept.status_code, kept.text) == (404, "Not Found")
     assert kept.headers["x-request-id"] == "r-404"
@@ -138,7 +146,9 @@ async def test_request_id_is_kept_or_made_on_a_404(client):
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
 
 
-async def test_track_requests_are_counted_in_the_metrics(client, fx):
+async def test_track_requests_are_counted_in_the_metrics(
+    client: httpx.AsyncClient, fx: Fixture
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     before = await scrape(client)
     browser = {"user-agent": CHROME}
@@ -159,7 +169,9 @@ async def test_track_requests_are_counted_in_the_metrics(client, fx):
     assert delta(redirects, outcome="not_found") == 1
 
 
-async def test_head_redirects_without_a_body_and_is_stored_as_a_bot(app, fx, sessionmaker):
+async def test_head_redirects_without_a_body_and_is_stored_as_a_bot(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev/cv")
     sent, scope = await asgi(app, f"/track/{tid}", method="HEAD")
     assert not routed_by_starlette(scope)
@@ -175,15 +187,17 @@ async def test_head_redirects_without_a_body_and_is_stored_as_a_bot(app, fx, ses
 
 
 async def test_an_uncached_link_while_postgresql_is_out_of_reach_is_a_503_with_retry_after(
-    app, settings, fx, sessionmaker, json_log
-):
+    app: Starlette, settings: Settings, fx: Fixture, sessionmaker: Any, json_log: io.StringIO
+) -> None:
     from db.engine import make_engine
 
     tid = await fx.link(None, "https://alex.dev")
     application = build_app(settings)
+    assert isinstance(application, App)
     async with application.router.lifespan_context(application):
         # PostgreSQL out of reach, as far as the link cache sees (nothing listens on port 9)
         dead = make_engine("postgresql://postgres@127.0.0.1:9/none", pool_size=1)
+        assert application.tracker.links is not None
         application.tracker.links.engine = dead
         transport = httpx.ASGITransport(app=application, client=("192.0.2.34", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
@@ -200,7 +214,9 @@ async def test_an_uncached_link_while_postgresql_is_out_of_reach_is_a_503_with_r
     assert await clicks_of(app, sessionmaker, tid) == []
 
 
-async def test_an_unexpected_error_is_a_plain_500_then_raised(app, fx, sessionmaker):
+async def test_an_unexpected_error_is_a_plain_500_then_raised(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     """As ServerErrorMiddleware answers it. (A query string that is not UTF-8 makes Starlette's
     URL, which decides whether there is a query at all, raise: it always did.)"""
     tid = await fx.link(None, "https://alex.dev")
@@ -248,7 +264,9 @@ async def test_an_unexpected_error_is_a_plain_500_then_raised(app, fx, sessionma
         ([(b"x-forwarded-for", b"10.1.1.1")], b"#utm_source=hidden"),
     ],
 )
-async def test_fast_path_answers_as_the_starlette_route(app, fx, sessionmaker, headers, query):
+async def test_fast_path_answers_as_the_starlette_route(
+    app: Starlette, fx: Fixture, sessionmaker: Any, headers: Any, query: Any
+) -> None:
     """A root path leaves /track to Starlette's route: both must answer alike, store alike."""
     tid = await fx.link(None, "https://alex.dev/ä?x=1")
     fast, fast_scope = await asgi(app, f"/track/{tid}", headers=headers, query=query)
@@ -261,7 +279,7 @@ async def test_fast_path_answers_as_the_starlette_route(app, fx, sessionmaker, h
     def comparable(sent: list[Message]) -> list[Message]:
         """The messages with a new session id and a made request id blanked out."""
         given = dict(headers).get(b"x-request-id")
-        out = []
+        out: list[Message] = []
         for message in sent:
             message = dict(message)
             if "headers" in message:
@@ -286,7 +304,9 @@ async def test_fast_path_answers_as_the_starlette_route(app, fx, sessionmaker, h
     assert first == second
 
 
-async def test_headers_cookies_and_query_are_read_as_starlette_reads_them(app, fx, sessionmaker):
+async def test_headers_cookies_and_query_are_read_as_starlette_reads_them(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     """Repeated headers: the first counts; every Cookie header: a later one wins; the query as
     `request.query_params`. Checked against Starlette's own Request on the same scope."""
     from starlette.requests import Request
@@ -330,7 +350,9 @@ async def test_headers_cookies_and_query_are_read_as_starlette_reads_them(app, f
 # --- what it leaves to Starlette ------------------------------------------------------------
 
 
-async def test_empty_id_and_other_track_shapes_are_starlette_s(app, fx, sessionmaker):
+async def test_empty_id_and_other_track_shapes_are_starlette_s(
+    app: Starlette, fx: Fixture, sessionmaker: Any
+) -> None:
     tid = await fx.link(None, "https://alex.dev")
     sent, scope = await asgi(app, "/track/")
     assert routed_by_starlette(scope)
@@ -354,7 +376,9 @@ async def test_empty_id_and_other_track_shapes_are_starlette_s(app, fx, sessionm
     assert await clicks_of(app, sessionmaker, tid) == []
 
 
-async def test_track_health_is_still_answered_by_starlette(app, client):
+async def test_track_health_is_still_answered_by_starlette(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     for method in ("GET", "HEAD"):
         sent, scope = await asgi(app, "/track/health", method=method)
         assert routed_by_starlette(scope)
@@ -368,7 +392,9 @@ async def test_track_health_is_still_answered_by_starlette(app, client):
     assert response.headers["x-request-id"] == "health-1"
 
 
-async def test_other_paths_are_routed_by_starlette(app, client, gql, api_key):
+async def test_other_paths_are_routed_by_starlette(
+    app: Starlette, client: httpx.AsyncClient, gql: GraphQLClient, api_key: str
+) -> None:
     sent, scope = await asgi(app, "/healthz")
     assert routed_by_starlette(scope)
     assert (sent[0]["status"], sent[1]["body"]) == (200, b'{"status":"ok"}')
@@ -380,7 +406,9 @@ async def test_other_paths_are_routed_by_starlette(app, client, gql, api_key):
         assert response.headers["x-request-id"]
 
 
-async def test_lifespan_passes_through_to_starlette(app, settings, fx, sessionmaker):
+async def test_lifespan_passes_through_to_starlette(
+    app: Starlette, settings: Settings, fx: Fixture, sessionmaker: Any
+) -> None:
     """Started and stopped through the ASGI app itself, as uvicorn does."""
     tid = await fx.link(None, "https://alex.dev")
     application: Starlette = build_app(settings)
@@ -401,7 +429,7 @@ async def test_lifespan_passes_through_to_starlette(app, settings, fx, sessionma
     assert len(await clicks_of(app, sessionmaker, tid)) == 1
 
 
-async def test_non_http_scopes_go_to_the_wrapped_app():
+async def test_non_http_scopes_go_to_the_wrapped_app() -> None:
     seen: list[str] = []
 
     async def inner(scope: Any, receive: Any, send: Any) -> None:
