@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.batch import ChunkRange, plan_chunks
+from db.batch import ChunkRange, mark_clicks_after, plan_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class RunRow:
     chunks_done: int
     applications_processed: int
     error: str | None
+    incremental: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class ChunkWork:
     as_of: datetime
     id_from: uuid.UUID
     id_to: uuid.UUID
+    incremental: bool
 
 
 def _run(row: Any) -> RunRow:
@@ -60,15 +62,22 @@ async def create_run(
     as_of: datetime | None = None,
     account_id: uuid.UUID | None = None,
     application_id: uuid.UUID | None = None,
+    incremental: bool = False,
 ) -> tuple[RunRow, list[ChunkRange]]:
-    """Insert a queued run with its planned chunks. ``as_of`` defaults to now (fixed here)."""
+    """Insert a queued run with its planned chunks. ``as_of`` defaults to now (fixed here).
+
+    ``incremental``: the chunks recompute the dirty applications and refresh the others for the
+    clock (db/batch.py); else every application is recomputed. One application is always
+    recomputed. Either way the applications in scope with clicks after ``as_of`` are marked
+    dirty first (see :func:`db.batch.mark_clicks_after`).
+    """
     row = (
         await session.execute(
             text(
                 """
-                INSERT INTO analytics_runs (account_id, application_id, as_of, kind)
+                INSERT INTO analytics_runs (account_id, application_id, as_of, kind, incremental)
                 VALUES (:account_id, :application_id,
-                        coalesce(CAST(:as_of AS timestamptz), now()), :kind)
+                        coalesce(CAST(:as_of AS timestamptz), now()), :kind, :incremental)
                 RETURNING *
                 """
             ),
@@ -77,9 +86,13 @@ async def create_run(
                 "application_id": application_id,
                 "as_of": as_of,
                 "kind": kind,
+                "incremental": incremental and application_id is None,
             },
         )
     ).one()
+    await mark_clicks_after(
+        session, as_of=row.as_of, account_id=account_id, application_id=application_id
+    )
     chunks = await plan_chunks(
         session, chunk_size=chunk_size, account_id=account_id, application_id=application_id
     )
@@ -152,7 +165,7 @@ async def start_chunk(
                 FROM analytics_runs r
                 WHERE c.run_id = :run_id AND c.chunk_no = :chunk_no AND r.id = c.run_id
                   AND c.finished_at IS NULL AND r.status IN ('queued', 'in_progress')
-                RETURNING r.account_id, r.as_of, c.id_from, c.id_to
+                RETURNING r.account_id, r.as_of, c.id_from, c.id_to, r.incremental
                 """
             ),
             {"run_id": run_id, "chunk_no": chunk_no},
@@ -170,7 +183,9 @@ async def start_chunk(
         ),
         {"run_id": run_id},
     )
-    return ChunkWork(run_id, chunk_no, row.account_id, row.as_of, row.id_from, row.id_to)
+    return ChunkWork(
+        run_id, chunk_no, row.account_id, row.as_of, row.id_from, row.id_to, row.incremental
+    )
 
 
 async def finish_chunk(

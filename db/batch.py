@@ -59,15 +59,44 @@ def _round_us(us: str, unit: int, places: int) -> str:
     )
 
 
+def _velocity(total: str, age_us: str) -> str:
+    """total / max(age_days, 1), rounded half up to 4 places on the exact quotient."""
+    return (
+        f"(div(2 * ({total})::numeric * {DAY_US} * 10000 + greatest({age_us}, {DAY_US}),"
+        f" 2::numeric * greatest({age_us}, {DAY_US})) / 10000::numeric)"
+    )
+
+
+def _intent(to_first_us: str, total: str, age_us: str, seq: str) -> str:
+    """Seed 001 "Intent Score" on exact values: the only score that moves with ``as_of``
+    (through the velocity thresholds, "velocity > 2" as ``clicks * day_us > 2 * age_us``)."""
+    return f"""least(100,
+           CASE WHEN {to_first_us} < 2::bigint * {HOUR_US} THEN 50
+                WHEN {to_first_us} < 8::bigint * {HOUR_US} THEN 30 ELSE 0 END
+           + CASE WHEN ({total})::numeric * {DAY_US} > 2 * greatest({age_us}, {DAY_US}) THEN 30
+                  WHEN ({total})::numeric * {DAY_US} > greatest({age_us}, {DAY_US}) THEN 15
+                  ELSE 0 END
+           + CASE WHEN 'Calendly' = ANY({seq}) THEN 40 ELSE 0 END
+           + CASE WHEN {total} > 3 THEN 20 ELSE 0 END
+         )"""
+
+
 # The metrics of every selected application. :id_from/:id_to are inclusive bounds (null: open);
 # :account_id restricts to one account (null: every account).
 _COMPUTE = f"""
+-- The dirty marks of the chunk's range (migration 0008), read once: the applications to
+-- recompute in an incremental run, and exactly the marks the chunk deletes at the end.
+marks AS (
+  SELECT d.application_id, d.seq, d.clicks_until
+  FROM analytics_dirty d
+  WHERE {{mark_where}}
+),
 apps AS (
   SELECT ja.id, ja.account_id, ja.job_id, ja.created_at, a.timezone AS tz,
          {_US.format(a="CAST(:as_of AS timestamptz)", b="ja.created_at")} AS age_us
   FROM job_applications ja
   JOIN accounts a ON a.id = ja.account_id
-  WHERE {{where}}
+  WHERE {{where}} {{dirty_only}}
 ),
 -- The chunk's human clicks, reached through indexes only: link_tracking(application_id) for the
 -- chunk's links, then an index-only scan of idx_link_clicks_human_by_tracking (migration 0004)
@@ -130,9 +159,7 @@ computed AS (
   SELECT base.*,
          {_round_us("to_first_us", HOUR_US, 2)} AS hours_to_first,
          {_round_us("first_to_last_us", HOUR_US, 2)} AS hours_first_to_last,
-         -- total / max(age_days, 1), rounded half up to 4 places on the exact quotient
-         div(2 * total::numeric * {DAY_US} * 10000 + greatest(age_us, {DAY_US}),
-             2::numeric * greatest(age_us, {DAY_US})) / 10000::numeric AS velocity,
+         {_velocity("total", "age_us")} AS velocity,
          least(100,
            CASE WHEN total > 0 THEN 10 ELSE 0 END
            + CASE WHEN 'LinkedIn' = ANY(seq) THEN 25 ELSE 0 END
@@ -142,15 +169,7 @@ computed AS (
            + CASE WHEN dow_mask & 65 <> 0 THEN 20 ELSE 0 END  -- Sunday (bit 0) or Saturday (bit 6)
            + CASE WHEN uniq > 1 THEN (uniq - 1) * 10 ELSE 0 END
          ) AS engagement_score,
-         least(100,
-           CASE WHEN to_first_us < 2::bigint * {HOUR_US} THEN 50
-                WHEN to_first_us < 8::bigint * {HOUR_US} THEN 30 ELSE 0 END
-           + CASE WHEN total::numeric * {DAY_US} > 2 * greatest(age_us, {DAY_US}) THEN 30
-                  WHEN total::numeric * {DAY_US} > greatest(age_us, {DAY_US}) THEN 15
-                  ELSE 0 END
-           + CASE WHEN 'Calendly' = ANY(seq) THEN 40 ELSE 0 END
-           + CASE WHEN total > 3 THEN 20 ELSE 0 END
-         ) AS intent_score
+         {_intent("to_first_us", "total", "age_us", "seq")} AS intent_score
   FROM base
 )
 """
@@ -161,7 +180,11 @@ _ANALYTICS_COLUMNS = (
     " total_click_events, peak_click_hour, click_days_of_week, engagement_velocity,"
     " engagement_score, intent_score, calculated_at"
 )
-_DIFF_COLUMNS = "job_id, " + _ANALYTICS_COLUMNS
+# calculated_at is not compared: a row is written only when a metric changes, and then
+# calculated_at says as of when the stored values hold (an incremental run and a full one give
+# the same metrics; which run last wrote a row may differ).
+_DIFF_COLUMNS = _ANALYTICS_COLUMNS.replace(", calculated_at", "")
+_DIFF_COLUMNS = "job_id, " + _DIFF_COLUMNS
 
 _RUN_BATCH = f"""
 WITH {_COMPUTE},
@@ -182,8 +205,7 @@ upserted AS (
      OR ({", ".join("old." + c.strip() for c in _DIFF_COLUMNS.split(","))})
         IS DISTINCT FROM
         (c.job_id, c.to_first, c.hours_to_first, c.first_to_last, c.hours_first_to_last, c.seq,
-         c.uniq, c.total, c.peak_hour, c.dows, c.velocity, c.engagement_score, c.intent_score,
-         CAST(:as_of AS timestamptz))
+         c.uniq, c.total, c.peak_hour, c.dows, c.velocity, c.engagement_score, c.intent_score)
   ON CONFLICT (application_id) DO UPDATE SET
     job_id = EXCLUDED.job_id,
     time_to_first_click = EXCLUDED.time_to_first_click,
@@ -226,18 +248,63 @@ refreshed AS (
         (c.first_at, c.last_at, c.total, c.sessions, c.top_function::varchar,
          c.engagement_score, c.engagement_score > CAST(:threshold AS int))
   RETURNING 1
+),
+{{clock}}
+-- The marks read above, once their application is computed (or gone: a GDPR delete). A mark
+-- written meanwhile is a later seq and stays; so does a mark for a click after as_of (the
+-- click is not counted yet: the next run recomputes the application).
+cleared AS (
+  DELETE FROM analytics_dirty d
+  USING marks m
+  WHERE d.application_id = m.application_id AND d.seq = m.seq
+    AND (m.clicks_until IS NULL OR m.clicks_until <= CAST(:as_of AS timestamptz))
+    AND (EXISTS (SELECT 1 FROM computed c WHERE c.application_id = m.application_id)
+         OR NOT EXISTS (SELECT 1 FROM job_applications gone WHERE gone.id = m.application_id))
+  RETURNING 1
 )
-SELECT (SELECT count(*) FROM computed) AS applications,
+SELECT {{applications}} AS applications,
+       (SELECT count(*) FROM computed) AS recomputed,
        (SELECT count(*) FROM upserted) AS analytics_written,
-       (SELECT count(*) FROM refreshed) AS applications_written
+       {{clocked}} AS clock_written,
+       (SELECT count(*) FROM refreshed) AS applications_written,
+       (SELECT count(*) FROM cleared) AS marks_cleared
 """
+
+# The clock-only refresh of an incremental run: every application of the chunk without a mark
+# has the same clicks as when its row was written, so only what depends on as_of can move:
+# engagement_velocity, and intent_score across a velocity threshold (seed 001: no other rule
+# reads the clock). Both are recomputed from the stored row with the expressions above (the
+# exact microseconds to the first click come back from the stored interval, which has no
+# months), and only rows whose values change are written. Neither column nor calculated_at is in
+# an index that could change except idx_analytics_intent_score: with migration 0008's fill
+# factor these are HOT updates.
+_TO_FIRST_US = "(extract(epoch FROM lca.time_to_first_click) * 1000000)::bigint"
+_AGE_US = _US.format(a="CAST(:as_of AS timestamptz)", b="ja.created_at")
+_CLOCK = f"""
+clocked AS (
+  UPDATE link_click_analytics lca SET
+    engagement_velocity = {_velocity("lca.total_click_events", _AGE_US)},
+    intent_score = {_intent(_TO_FIRST_US, "lca.total_click_events", _AGE_US, "lca.click_sequence")},
+    calculated_at = CAST(:as_of AS timestamptz),
+    updated_at = now()
+  FROM job_applications ja
+  WHERE ja.id = lca.application_id AND {{where}} AND {{lca_where}}
+    AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.application_id = lca.application_id)
+    AND (lca.engagement_velocity, lca.intent_score) IS DISTINCT FROM
+        ({_velocity("lca.total_click_events", _AGE_US)},
+         {_intent(_TO_FIRST_US, "lca.total_click_events", _AGE_US, "lca.click_sequence")})
+  RETURNING 1
+),"""
 
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    applications: int  # applications computed
-    analytics_written: int  # link_click_analytics rows inserted or changed
+    applications: int  # applications of the chunk (recomputed, or refreshed for the clock)
+    analytics_written: int  # link_click_analytics rows inserted or changed by a recompute
     applications_written: int  # job_applications rows whose §1.1 columns changed
+    recomputed: int = 0  # applications recomputed from their clicks
+    clock_written: int = 0  # rows whose velocity or intent the clock refresh changed
+    marks_cleared: int = 0  # dirty marks deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,30 +316,47 @@ class ChunkRange:
 
 
 def _batch_statement(
-    *, account_id: uuid.UUID | None, id_from: uuid.UUID | None, id_to: uuid.UUID | None
+    *,
+    incremental: bool,
+    account_id: uuid.UUID | None,
+    id_from: uuid.UUID | None,
+    id_to: uuid.UUID | None,
 ) -> Any:
     # Only the conditions in use, so the planner sees plain range predicates (an
     # "x IS NULL OR" form would lead generic plans to a full scan per chunk).
     where = ["true"]
-    link_where = ["true"]
-    old_where = ["true"]
+    bounds: list[str] = []
     params = []
     if account_id is not None:
         where.append("ja.account_id = :account_id")
         params.append(bindparam("account_id", type_=UUID(as_uuid=True)))
     if id_from is not None:
-        where.append("ja.id >= :id_from")
-        link_where.append("lt.application_id >= :id_from")
-        old_where.append("old.application_id >= :id_from")
+        bounds.append("{col} >= :id_from")
         params.append(bindparam("id_from", type_=UUID(as_uuid=True)))
     if id_to is not None:
-        where.append("ja.id <= :id_to")
-        link_where.append("lt.application_id <= :id_to")
-        old_where.append("old.application_id <= :id_to")
+        bounds.append("{col} <= :id_to")
         params.append(bindparam("id_to", type_=UUID(as_uuid=True)))
-    sql = _RUN_BATCH.replace("{where}", " AND ".join(where))
-    sql = sql.replace("{link_where}", " AND ".join(link_where))
-    sql = sql.replace("{old_where}", " AND ".join(old_where))
+
+    def on(col: str) -> str:
+        return " AND ".join(["true", *(b.format(col=col) for b in bounds)])
+
+    sql = _RUN_BATCH.replace("{clock}", _CLOCK if incremental else "")
+    sql = sql.replace(
+        "{applications}",
+        "(SELECT count(*) FROM job_applications ja WHERE {where})"
+        if incremental
+        else "(SELECT count(*) FROM computed)",
+    )
+    sql = sql.replace("{clocked}", "(SELECT count(*) FROM clocked)" if incremental else "0")
+    sql = sql.replace(
+        "{dirty_only}",
+        "AND ja.id IN (SELECT application_id FROM marks)" if incremental else "",
+    )
+    sql = sql.replace("{where}", " AND ".join([*where, on("ja.id")]))
+    sql = sql.replace("{link_where}", on("lt.application_id"))
+    sql = sql.replace("{old_where}", on("old.application_id"))
+    sql = sql.replace("{lca_where}", on("lca.application_id"))
+    sql = sql.replace("{mark_where}", on("d.application_id"))
     return text(sql).bindparams(*params)
 
 
@@ -284,10 +368,14 @@ async def compute_analytics(
     account_id: uuid.UUID | None = None,
     id_from: uuid.UUID | None = None,
     id_to: uuid.UUID | None = None,
+    incremental: bool = False,
 ) -> BatchResult:
     """Compute and store the metrics of the applications in [id_from, id_to] (of one account).
 
-    One statement, set-based. The caller owns the transaction.
+    Full: every application of the range is recomputed from its clicks. Incremental: only those
+    with a dirty mark; the others get the clock-only refresh. Both give the same rows (the
+    metrics; ``calculated_at`` is when a row last changed) and both delete the marks they
+    consumed. One statement, set-based. The caller owns the transaction.
     """
     if as_of.utcoffset() is None:
         raise ValueError("as_of must be timezone-aware")
@@ -295,7 +383,9 @@ async def compute_analytics(
     for name, value in (("account_id", account_id), ("id_from", id_from), ("id_to", id_to)):
         if value is not None:
             values[name] = value
-    statement = _batch_statement(account_id=account_id, id_from=id_from, id_to=id_to)
+    statement = _batch_statement(
+        incremental=incremental, account_id=account_id, id_from=id_from, id_to=id_to
+    )
     # JIT compilation cost more than the whole chunk's work in measurements (bench/batch.py),
     # and the per-chunk sort fits in memory with a larger work_mem; both for this transaction.
     await session.execute(text("SET LOCAL jit = off"))
@@ -312,7 +402,55 @@ async def compute_analytics(
         applications=int(row.applications),
         analytics_written=int(row.analytics_written),
         applications_written=int(row.applications_written),
+        recomputed=int(row.recomputed),
+        clock_written=int(row.clock_written),
+        marks_cleared=int(row.marks_cleared),
     )
+
+
+async def mark_clicks_after(
+    session: AsyncSession,
+    *,
+    as_of: datetime,
+    account_id: uuid.UUID | None = None,
+    application_id: uuid.UUID | None = None,
+) -> int:
+    """Mark the applications (in scope) with human clicks after ``as_of``; returns the marks.
+
+    A run leaves those clicks out. Their marks were cleared by an earlier run with a later
+    ``as_of`` (or never written, for rows loaded before migration 0008), so without a new mark
+    a later incremental run would count the row as clean. Called when a run is created; with
+    ``as_of`` = now it finds nothing, through ``idx_link_clicks_clicked_at``.
+    """
+    where = ["lc.clicked_at > CAST(:as_of AS timestamptz)", "NOT lc.is_bot"]
+    values: dict[str, Any] = {"as_of": as_of}
+    if account_id is not None:
+        where.append("lt.account_id = :account_id")
+        values["account_id"] = account_id
+    if application_id is not None:
+        where.append("lt.application_id = :application_id")
+        values["application_id"] = application_id
+    result = await session.execute(
+        text(
+            f"""
+            INSERT INTO analytics_dirty (application_id, clicks_until)
+            SELECT lt.application_id, max(lc.clicked_at)
+            FROM link_clicks lc JOIN link_tracking lt ON lt.tracking_id = lc.tracking_id
+            WHERE {" AND ".join(where)} AND lt.application_id IS NOT NULL
+            GROUP BY lt.application_id
+            """
+        ),
+        values,
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def dirty_count(session: AsyncSession, *, account_id: uuid.UUID | None = None) -> int:
+    """Applications with a dirty mark (of one account)."""
+    sql = "SELECT count(DISTINCT d.application_id) FROM analytics_dirty d"
+    if account_id is not None:
+        sql += " JOIN job_applications ja ON ja.id = d.application_id WHERE ja.account_id = :a"
+    return int((await session.execute(text(sql), {"a": account_id})).scalar_one())
 
 
 async def plan_chunks(

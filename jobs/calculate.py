@@ -88,6 +88,7 @@ async def process_chunk(
             account_id=work.account_id,
             id_from=work.id_from,
             id_to=work.id_to,
+            incremental=work.incremental,
         )
         return await runs_db.finish_chunk(
             session, run_id=run_id, chunk_no=chunk_no, applications=result.applications
@@ -155,7 +156,10 @@ async def _release_nightly(ctx: dict[str, Any], run_id: uuid.UUID) -> None:
 
 
 async def nightly_calculation(ctx: dict[str, Any]) -> str | None:
-    """arq cron: recompute every application. At most one nightly run at a time.
+    """arq cron: the incremental run over every application. At most one nightly run at a time.
+
+    The dirty applications are recomputed from their clicks, the others refreshed for the clock
+    (db/batch.py); the result equals a full recompute.
 
     A Redis lock (SET NX with an expiry) guards the run across workers; the last chunk releases
     it. If the workers of a run die for good, the lock expires and the next night closes the
@@ -173,7 +177,10 @@ async def nightly_calculation(ctx: dict[str, Any]) -> str | None:
         async with sessionmaker() as session, session.begin():
             await runs_db.fail_open_nightly_runs(session, error="superseded: its lock expired")
             run, chunks = await runs_db.create_run(
-                session, kind="nightly", chunk_size=settings.analytics_chunk_size
+                session,
+                kind="nightly",
+                chunk_size=settings.analytics_chunk_size,
+                incremental=True,
             )
         await redis.set(key, str(run.id), xx=True, ex=settings.nightly_lock_seconds)
         await enqueue_chunks(redis, settings, run.id, [c.chunk_no for c in chunks])
@@ -211,8 +218,12 @@ async def calculate_in_process(
     on_chunk: Callable[[int], None] | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     follow_ups: bool = True,
+    incremental: bool = False,
 ) -> CalculationSummary:
     """The same chunked calculation, here and now (CLI, demo, benchmark).
+
+    ``incremental``: recompute the dirty applications and refresh the others for the clock, as
+    the nightly run does; else recompute every application (``--full``, a backfill).
 
     ``on_start(chunks, applications)`` and ``on_chunk(applications)`` report progress.
     ``follow_ups=False`` skips creating the follow-ups after the run (the batch benchmark times
@@ -238,6 +249,7 @@ async def calculate_in_process(
                 chunk_size=settings.analytics_chunk_size,
                 as_of=as_of,
                 account_id=account_id,
+                incremental=incremental,
             )
         if on_start is not None:
             on_start(len(chunks), sum(c.applications for c in chunks))

@@ -469,6 +469,14 @@ def calculate(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="ISO-8601 instant with offset (default: now)")
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompute every application from its clicks (default: the dirty ones, and a "
+            "clock refresh of the others, as the nightly run); --as-of implies it",
+        ),
+    ] = False,
 ) -> None:
     """Compute the behavioural metrics now, in this process, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -495,6 +503,7 @@ def calculate(
                 settings,
                 account_id=account_id,
                 as_of=when,
+                incremental=not full and when is None,
                 on_start=lambda chunks, apps: progress.update(task, total=apps),
                 on_chunk=lambda apps: progress.advance(task, apps),
             )

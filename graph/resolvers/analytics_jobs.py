@@ -39,8 +39,11 @@ class AnalyticsJobQueries:
 class AnalyticsJobMutations:
     @strawberry.mutation(
         description="Recompute the behavioural metrics of one application, or without an id of "
-        "every application of the account, as of `asOf` (default: now). Runs on the workers; "
-        "poll `analyticsJob(id)`."
+        "every application of the account, as of `asOf` (default: now). Without an id or "
+        "`asOf`, the applications whose clicks, links, status or timezone changed are "
+        "recomputed and the others refreshed for the clock (the same result, faster); with "
+        "`asOf` (a backfill) every application is recomputed. Runs on the workers; poll "
+        "`analyticsJob(id)`."
     )
     async def calculate_analytics(
         self,
@@ -71,6 +74,7 @@ class AnalyticsJobMutations:
                 as_of=as_of,
                 account_id=viewer.account_id,
                 application_id=app_id,
+                incremental=as_of is None,
             )
         # After the commit (workers must see the run). If Redis fails, the run is removed again:
         # chunk jobs that did get enqueued find no run and do nothing.
