@@ -1,22 +1,33 @@
-"""Benchmark: the analytics batch (db/batch.py via jobs.calculate) against a bare GROUP BY floor.
+"""Benchmark: the analytics batch (db/batch.py via jobs.calculate): full and incremental runs.
 
     .venv/bin/python bench/batch.py                      # 100k applications
-    .venv/bin/python bench/batch.py --sizes 100000,1000000
+    .venv/bin/python bench/batch.py --sizes 100000,1000000 --repeat 2
 
 For each size: a scratch database (created and dropped here) on DATABASE_URL's server (else the
 embedded one) is filled by the demo generator (~20 clicks per application), then timed:
 
 * floor: ``SELECT application_id, count(*), min(clicked_at), max(clicked_at) ... GROUP BY`` over
   the same human clicks joined through link_tracking (best of two, PostgreSQL may parallelise it);
-* first: the full chunked calculation into empty tables (every row inserted);
-* recompute: the same with asOf one day later (velocity changes: most rows rewritten);
-* rerun: the same asOf again (nothing changes, nothing written).
+* writing floor: the same GROUP BY inserted into an empty copy of link_click_analytics with the
+  same indexes and fill factor (what storing one row per application costs at the least);
+* full: the full chunked calculation into empty tables (every row inserted; target <= 2x the
+  writing floor);
+* day: a simulated day, 2% of the applications get 3 new human clicks (one INSERT, the dirty
+  triggers included), then a VACUUM ANALYZE as autovacuum would have done during the day;
+* nightly: the incremental run with asOf one day later (the dirty applications recomputed, the
+  velocity of the others refreshed; target <= 1x the bare floor);
+* rerun: the same incremental run again (nothing dirty, nothing moves; target <= 0.1x the floor);
+* check: a full recompute with the nightly's asOf, which must write no row (the incremental
+  table equals a full recompute).
+
+Also the dirty-mark triggers' cost on the flusher's statement: a multi-row
+``INSERT ... ON CONFLICT (click_id) DO NOTHING`` of 1,000 clicks with and without them.
 
 The runs are timed without the follow-ups step that a completed run triggers
 (``calculate_in_process(follow_ups=False)``): that is db.follow_ups' query, not the batch.
 
-Printed: applications/s, the ratio to the floor, the benchmark process's peak RSS growth during
-the calculation, and PostgreSQL's work_mem and temp-file bytes.
+Printed: time, rows written, the ratio to the floors, the benchmark process's peak RSS growth
+during each run, the largest PostgreSQL backend's private memory, and temp-file bytes.
 """
 
 from __future__ import annotations
@@ -144,9 +155,10 @@ async def _reset_outputs(url: str) -> None:
     """Put a reused database back in the state a fresh one has before the first run."""
     conn = await asyncpg.connect(url)
     try:
+        await conn.execute(f"DELETE FROM link_clicks WHERE metadata ? '{_DAY_MARK}'")
         await conn.execute(
             "TRUNCATE link_click_analytics, webhook_deliveries, follow_ups,"
-            " analytics_run_chunks, analytics_runs"
+            " analytics_run_chunks, analytics_runs, analytics_dirty"
         )
         await conn.execute("SET linkinsights.app_writer = 'on'")
         await conn.execute(
@@ -162,6 +174,127 @@ async def _reset_outputs(url: str) -> None:
         # Rewrite the table (as compact as after the generation) and refresh the statistics.
         await conn.execute("VACUUM FULL job_applications")
         await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+_DAY_MARK = "bench_day"
+
+
+async def _writing_floor(url: str, as_of: datetime) -> float:
+    """The bare GROUP BY inserted into an empty copy of link_click_analytics (same indexes)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_analytics_floor")
+        reloptions = await conn.fetchval(
+            "SELECT array_to_string(reloptions, ', ') FROM pg_class"
+            " WHERE oid = 'link_click_analytics'::regclass"
+        )
+        await conn.execute(
+            "CREATE TABLE bench_analytics_floor (LIKE link_click_analytics INCLUDING ALL)"
+            + (f" WITH ({reloptions})" if reloptions else "")
+        )
+        await conn.execute("SET jit = off")
+        t0 = time.perf_counter()
+        await conn.execute(
+            """
+            INSERT INTO bench_analytics_floor (application_id, total_click_events,
+                                               time_between_first_last_click, calculated_at)
+            SELECT lt.application_id, count(*), max(lc.clicked_at) - min(lc.clicked_at),
+                   max(lc.clicked_at)
+            FROM link_tracking lt
+            JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id
+            WHERE NOT lc.is_bot AND lc.clicked_at <= $1
+            GROUP BY lt.application_id
+            """,
+            as_of,
+        )
+        seconds = time.perf_counter() - t0
+        await conn.execute("DROP TABLE bench_analytics_floor")
+        return seconds
+    finally:
+        await conn.close()
+
+
+async def _simulate_day(url: str, as_of: datetime, seed: int) -> tuple[int, float]:
+    """2% of the applications get 3 human clicks during the day after ``as_of``."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT setseed($1)", (seed % 1000) / 1000)
+        t0 = time.perf_counter()
+        inserted = await conn.fetchval(
+            f"""
+            WITH picked AS (
+              SELECT id FROM job_applications TABLESAMPLE BERNOULLI (2) REPEATABLE ({seed})
+            ), links AS (
+              SELECT DISTINCT ON (p.id) lt.tracking_id
+              FROM picked p JOIN link_tracking lt ON lt.application_id = p.id
+              ORDER BY p.id, lt.tracking_id
+            ), ins AS (
+              INSERT INTO link_clicks (tracking_id, clicked_at, session_id, metadata)
+              SELECT l.tracking_id, $1::timestamptz + (k * interval '6 hours'),
+                     'bench-day', '{{"{_DAY_MARK}": true}}'::jsonb
+              FROM links l CROSS JOIN generate_series(1, 3) k
+              RETURNING 1
+            )
+            SELECT count(*) FROM ins
+            """,
+            as_of,
+        )
+        seconds = time.perf_counter() - t0
+        await conn.execute("VACUUM ANALYZE")
+        return int(inserted), seconds
+    finally:
+        await conn.close()
+
+
+async def _trigger_cost(url: str, as_of: datetime, rounds: int = 15) -> tuple[float, float]:
+    """Median ms of the flusher's 1,000-click statement with and without the dirty triggers
+    (each in a transaction rolled back, so the data stays as it was)."""
+    conn = await asyncpg.connect(url)
+    try:
+        links = [
+            r["tracking_id"]
+            for r in await conn.fetch(
+                "SELECT tracking_id FROM link_tracking TABLESAMPLE SYSTEM (5) LIMIT 1000"
+            )
+        ]
+        links = (links * (1000 // max(len(links), 1) + 1))[:1000]
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(rounds):
+            for with_triggers in (True, False):
+                ids = [uuid.uuid4() for _ in links]
+                tr = conn.transaction()
+                await tr.start()
+                if not with_triggers:
+                    await conn.execute("ALTER TABLE link_clicks DISABLE TRIGGER USER")
+                t0 = time.perf_counter()
+                await conn.execute(
+                    """
+                    INSERT INTO link_clicks (click_id, tracking_id, clicked_at, session_id)
+                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[])
+                    ON CONFLICT (click_id) DO NOTHING
+                    """,
+                    ids,
+                    links,
+                    [as_of] * len(links),
+                    ["bench"] * len(links),
+                )
+                times[with_triggers].append((time.perf_counter() - t0) * 1000)
+                await tr.rollback()
+        return statistics.median(times[True]), statistics.median(times[False])
+    finally:
+        await conn.close()
+
+
+async def _written_since(url: str, since: datetime) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM link_click_analytics WHERE updated_at >= $1", since
+            )
+        )
     finally:
         await conn.close()
 
@@ -234,7 +367,14 @@ async def bench_size(
 
         settings = Settings(database_url=url, redis_url=redis_url)
         temp_before, result["work_mem"] = await _temp_bytes(server_url, name)
-        labels = ("floor", "first", "recompute", "rerun")
+        labels = ("floor", "writing_floor", "full", "day", "nightly", "rerun", "check")
+        runs = (
+            # label, asOf, incremental
+            ("full", now, False),
+            ("nightly", now + timedelta(days=1), True),
+            ("rerun", now + timedelta(days=1), True),
+            ("check", now + timedelta(days=1), False),
+        )
         for label in labels:
             result[f"{label}_all"] = []
         for rep in range(repeat):
@@ -248,31 +388,49 @@ async def bench_size(
                     await bare_click_aggregate(session, as_of=now)
                 floors.append(time.perf_counter() - t0)
             result["floor_all"].append(min(floors))
-            for label, as_of in (
-                ("first", now),
-                ("recompute", now + timedelta(days=1)),
-                ("rerun", now + timedelta(days=1)),
-            ):
+            result["writing_floor_all"].append(
+                min([await _writing_floor(url, now) for _ in range(2)])
+            )
+            for label, as_of, incremental in runs:
+                if label == "nightly":
+                    clicks, seconds = await _simulate_day(url, now, seed + rep)
+                    result["day_clicks"] = clicks
+                    result["day_all"].append(seconds)
+                since = datetime.now(UTC)
                 async with RssSampler(url, name) as rss:
                     calc = await calculate_in_process(
-                        settings, as_of=as_of, concurrency=2, sessionmaker=sm, follow_ups=False
+                        settings,
+                        as_of=as_of,
+                        concurrency=2,
+                        sessionmaker=sm,
+                        follow_ups=False,
+                        incremental=incremental,
                     )
                 assert calc.applications == n, (calc.applications, n)
                 result[f"{label}_all"].append(calc.seconds)
+                result[f"{label}_written"] = await _written_since(url, since)
                 result[f"{label}_rss_growth_mb"] = max(
                     result.get(f"{label}_rss_growth_mb", 0.0), rss.peak - rss.start
                 )
                 result[f"{label}_backend_mb"] = max(
                     result.get(f"{label}_backend_mb", 0.0), rss.backend_peak
                 )
+                if label == "full":
+                    # what autovacuum does between the first run and the next night
+                    raw = await asyncpg.connect(url)
+                    await raw.execute("VACUUM ANALYZE link_click_analytics")
+                    await raw.close()
+            assert result["check_written"] == 0, "the incremental table differs from a full run"
             print(
                 f"  [{n:,} run {rep + 1}/{repeat}] "
                 + "  ".join(f"{lb} {result[f'{lb}_all'][-1]:.2f} s" for lb in labels),
                 flush=True,
             )
+        result["trigger_ms"] = await _trigger_cost(url, now)
         for label in labels:
             result[f"{label}_s"] = min(result[f"{label}_all"])
             result[f"{label}_median_s"] = statistics.median(result[f"{label}_all"])
+            result[f"{label}_max_s"] = max(result[f"{label}_all"])
         temp_after, _ = await _temp_bytes(server_url, name)
         result["temp_mb"] = (temp_after - temp_before) / 2**20
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -288,22 +446,47 @@ async def bench_size(
 def _report(r: dict[str, Any]) -> None:
     n = r["n"]
     print(
-        f"\n== {n:,} applications ({r['repeat']} runs), {r['clicks']:,} clicks"
+        f"\n== {n:,} applications ({r['repeat']} runs: best-worst), {r['clicks']:,} clicks"
         f" ({r['bot_clicks']:,} bots);"
         f" seeded in {r['seed_s']:.0f} s"
     )
+
+    def span(label: str) -> str:
+        lo, hi = r[f"{label}_s"], r[f"{label}_max_s"]
+        return f"{lo:7.2f}-{hi:7.2f} s"
+
+    floor, wfloor = r["floor_s"], r["writing_floor_s"]
+    print(f"  floor (bare GROUP BY)     {span('floor')}  {n / floor:>10,.0f} apps/s")
     print(
-        f"  floor (bare GROUP BY)  best {r['floor_s']:7.2f} s  median {r['floor_median_s']:7.2f} s"
-        f"  {n / r['floor_s']:>10,.0f} apps/s"
+        f"  writing floor             {span('writing_floor')}  {n / wfloor:>10,.0f} apps/s"
+        f"  ({wfloor / floor:.2f}x the floor)"
     )
-    for label in ("first", "recompute", "rerun"):
-        s, med = r[f"{label}_s"], r[f"{label}_median_s"]
+    targets = {"full": ("writing floor", wfloor, 2.0), "nightly": ("floor", floor, 1.0)}
+    targets["rerun"] = ("floor", floor, 0.1)
+    targets["check"] = ("writing floor", wfloor, 2.0)
+    names = {
+        "full": "full (empty table)",
+        "nightly": "nightly (day later, 2%)",
+        "rerun": "no-op rerun",
+        "check": "full check (same asOf)",
+    }
+    print(
+        f"  simulated day: {r['day_clicks']:,} clicks inserted in {span('day')}"
+        " (one INSERT, triggers included)"
+    )
+    for label in ("full", "nightly", "rerun", "check"):
+        what, base, target = targets[label]
         print(
-            f"  {label:<22} best {s:7.2f} s  median {med:7.2f} s  {n / s:>10,.0f} apps/s"
-            f"  ratio to floor {s / r['floor_s']:5.2f} (median {med / r['floor_median_s']:5.2f})"
-            f"  RSS growth {r[f'{label}_rss_growth_mb']:6.1f} MB"
+            f"  {names[label]:<25} {span(label)}  written {r[f'{label}_written']:>9,}"
+            f"  {r[f'{label}_s'] / base:5.2f}x the {what} (target <= {target:g}x)"
+            f"  RSS growth {r[f'{label}_rss_growth_mb']:5.1f} MB"
             f"  backend peak {r[f'{label}_backend_mb']:6.1f} MB"
         )
+    with_t, without_t = r["trigger_ms"]
+    print(
+        f"  flusher INSERT of 1,000 clicks: {with_t:.1f} ms with the dirty triggers,"
+        f" {without_t:.1f} ms without (median of 15)"
+    )
     print(
         f"  PostgreSQL work_mem {r['work_mem']}, temp files during the runs {r['temp_mb']:.1f} MB;"
         f" bench process peak RSS {r['peak_rss_mb']:.0f} MB (the demo generator included)"

@@ -26,8 +26,15 @@ them once per application by (clicked_at, click_id) and aggregates them in one p
 touch the chunk's rows through their primary and unique keys. Nothing in a chunk's plan grows with
 the size of the tables, so the time is linear in the clicks and the memory flat.
 
-``calculated_at`` is the run's ``as_of``: the instant the metrics describe. Two runs with the
-same ``as_of`` therefore give identical rows, ``updated_at`` included (nothing is rewritten).
+Incremental runs (migration 0008): the statement takes the chunk's dirty marks first. A full run
+recomputes every application of the range; an incremental run only the marked ones, and gives
+the others the clock-only refresh (``_CLOCK``: velocity and intent from the stored row). Both
+delete the marks they read. The rules the two paths share (velocity, intent) are one SQL
+expression each (``_velocity``, ``_intent``), so they cannot drift apart.
+
+A row is written only when a metric changes; ``calculated_at`` is then the run's ``as_of``. So
+``calculated_at`` says since when the stored values hold, and two runs with the same ``as_of``,
+or an incremental and a full run, give identical metrics.
 """
 
 from __future__ import annotations
@@ -255,11 +262,14 @@ refreshed AS (
 -- click is not counted yet: the next run recomputes the application).
 cleared AS (
   DELETE FROM analytics_dirty d
-  USING marks m
+  USING (
+    SELECT m.application_id, m.seq
+    FROM marks m LEFT JOIN job_applications ja ON ja.id = m.application_id
+    WHERE (m.clicks_until IS NULL OR m.clicks_until <= CAST(:as_of AS timestamptz))
+      -- computed above (of the run's account; a dirty one in an incremental run), or gone
+      AND (ja.id IS NULL OR ({{where}}))
+  ) m
   WHERE d.application_id = m.application_id AND d.seq = m.seq
-    AND (m.clicks_until IS NULL OR m.clicks_until <= CAST(:as_of AS timestamptz))
-    AND (EXISTS (SELECT 1 FROM computed c WHERE c.application_id = m.application_id)
-         OR NOT EXISTS (SELECT 1 FROM job_applications gone WHERE gone.id = m.application_id))
   RETURNING 1
 )
 SELECT {{applications}} AS applications,
