@@ -300,6 +300,10 @@ clocked AS (
   FROM job_applications ja
   WHERE ja.id = lca.application_id AND {{where}} AND {{lca_where}}
     AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.application_id = lca.application_id)
+    -- Cheap tests first, on the row alone: without clicks both values are 0 at any as_of, and a
+    -- row written at this very as_of already holds its values (a rerun evaluates nothing).
+    AND lca.total_click_events > 0
+    AND lca.calculated_at IS DISTINCT FROM CAST(:as_of AS timestamptz)
     AND (lca.engagement_velocity, lca.intent_score) IS DISTINCT FROM
         ({_velocity("lca.total_click_events", _AGE_US)},
          {_intent(_TO_FIRST_US, "lca.total_click_events", _AGE_US, "lca.click_sequence")})
