@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from db.batch import dirty_count
 from jobs.calculate import nightly_calculation, nightly_cron_jobs, nightly_lock_key
 from jobs.schedule import cron_schedules
 from jobs.worker import build_worker, cron_jobs
@@ -161,6 +162,39 @@ async def test_calculate_whole_account_in_chunks(
     assert app_row["data"]["application"]["engagement"]["totalClickEvents"] == 0
 
 
+async def test_calculate_whole_account_without_as_of_is_incremental(
+    gql: Any,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: uuid.UUID,
+    api_key: str,
+) -> None:
+    """Without asOf the account's dirty applications are recomputed (all of them, new here) and
+    their marks cleared; with asOf (a backfill) every application is recomputed."""
+    apps = _sample(account_id) + _sample(account_id)
+    await load(sessionmaker, apps)
+    async with sessionmaker() as session:
+        assert await dirty_count(session, account_id=account_id) == 4
+    job = (await gql(CALCULATE, {}, key=api_key))["data"]["calculateAnalytics"]
+    backfill = (await gql(CALCULATE, {"asOf": AS_OF.isoformat()}, key=api_key))["data"][
+        "calculateAnalytics"
+    ]
+    await _drain(settings)
+    async with sessionmaker() as session:
+        kinds = dict(
+            (
+                await session.execute(
+                    text("SELECT id::text, incremental FROM analytics_runs WHERE id = ANY(:ids)"),
+                    {"ids": [uuid.UUID(job["id"]), uuid.UUID(backfill["id"])]},
+                )
+            ).all()
+        )
+        assert kinds == {job["id"]: True, backfill["id"]: False}
+        assert await dirty_count(session, account_id=account_id) == 0
+    done = (await gql(JOB, {"id": job["id"]}, key=api_key))["data"]["analyticsJob"]
+    assert (done["status"], done["applicationsProcessed"]) == ("COMPLETE", 4)
+
+
 async def test_unknown_and_foreign_application_are_not_found(
     gql: Any,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -236,12 +270,13 @@ async def test_nightly_run_holds_a_lock(
         assert await nightly_calculation(ctx) is None  # one at a time
         await _drain(settings)
         async with sessionmaker() as session:
-            status = (
+            status, incremental = (
                 await session.execute(
-                    text("SELECT status FROM analytics_runs WHERE id = :id"), {"id": run_id}
+                    text("SELECT status, incremental FROM analytics_runs WHERE id = :id"),
+                    {"id": run_id},
                 )
-            ).scalar_one()
-        assert status == "complete"
+            ).one()
+        assert (status, incremental) == ("complete", True)
         assert await redis.get(nightly_lock_key(settings)) is None  # released by the last chunk
     finally:
         await redis.delete(nightly_lock_key(settings))
