@@ -81,6 +81,9 @@ class EngagementMetrics:
     def intent_score(self) -> int:
         return self.row.intent_score
 
-    @strawberry.field(description="The instant the metrics describe (the run's asOf).")
+    @strawberry.field(
+        description="The instant the metrics describe: the asOf of the run that last changed "
+        "them (runs since found the same values, so they still hold)."
+    )
     def calculated_at(self) -> datetime | None:
         return self.row.calculated_at
