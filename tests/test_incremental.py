@@ -472,3 +472,27 @@ async def test_a_backfill_marks_the_clicks_it_leaves_out(
     assert await run(incremental=False, as_of=START - timedelta(days=1)) == 0
     assert await _dirty(sessionmaker, account) == 1
     assert await run(incremental=True, as_of=START) == 1
+
+
+async def test_analytics_table_is_set_up_for_hot_updates(sessionmaker: SM) -> None:
+    """Migration 0008: no index on calculated_at nor a second one on application_id, room on
+    each page for the nightly's new row versions."""
+    async with sessionmaker() as session:
+        indexes = set(
+            (
+                await session.execute(
+                    text(
+                        "SELECT indexname FROM pg_indexes WHERE tablename = 'link_click_analytics'"
+                    )
+                )
+            ).scalars()
+        )
+        options = (
+            await session.execute(
+                text("SELECT reloptions FROM pg_class WHERE oid = 'link_click_analytics'::regclass")
+            )
+        ).scalar_one()
+    assert "idx_analytics_calculated_at" not in indexes
+    assert "idx_analytics_application" not in indexes
+    assert "idx_analytics_unique_application" in indexes
+    assert options == ["fillfactor=50"]
