@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Integer,
     Interval,
     MetaData,
@@ -239,6 +240,19 @@ analytics_runs = Table(
     Column("chunks_done", Integer, nullable=False),
     Column("applications_processed", Integer, nullable=False),
     Column("error", Text),
+    Column("incremental", Boolean, nullable=False),
+)
+
+# Applications whose link_click_analytics row may be stale (migration 0008): an append-only log
+# written by triggers, read and trimmed by the batch (db/batch.py).
+analytics_dirty = Table(
+    "analytics_dirty",
+    metadata,
+    Column("application_id", UUID(as_uuid=True), primary_key=True),
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    Column("clicks_until", TZ),
+    comment="Applications whose link_click_analytics row may be stale (append-only, written by"
+    " triggers)",
 )
 
 analytics_run_chunks = Table(

@@ -181,14 +181,11 @@ async def test_calculate_whole_account_without_as_of_is_incremental(
     ]
     await _drain(settings)
     async with sessionmaker() as session:
-        kinds = dict(
-            (
-                await session.execute(
-                    text("SELECT id::text, incremental FROM analytics_runs WHERE id = ANY(:ids)"),
-                    {"ids": [uuid.UUID(job["id"]), uuid.UUID(backfill["id"])]},
-                )
-            ).all()
+        rows = await session.execute(
+            text("SELECT id::text AS id, incremental FROM analytics_runs WHERE id = ANY(:ids)"),
+            {"ids": [uuid.UUID(job["id"]), uuid.UUID(backfill["id"])]},
         )
+        kinds = {row.id: row.incremental for row in rows}
         assert kinds == {job["id"]: True, backfill["id"]: False}
         assert await dirty_count(session, account_id=account_id) == 0
     done = (await gql(JOB, {"id": job["id"]}, key=api_key))["data"]["analyticsJob"]

@@ -284,8 +284,7 @@ async def test_each_change_marks_the_application(
             session, app, [(0, START, False, "s1"), (1, START, True, "s2")]
         )
     await _clean(sessionmaker, account, START)
-    statements = {
-        "human_click": None,
+    statements: dict[str, str] = {
         "scanner_burst": "UPDATE link_clicks SET is_bot = true, bot_reason = 'scanner_burst'"
         " WHERE click_id = :human",
         "reclassified_human": "UPDATE link_clicks SET is_bot = false, bot_reason = NULL"
@@ -300,7 +299,7 @@ async def test_each_change_marks_the_application(
     }
     async with sessionmaker() as session, session.begin():
         await mark_app_writer(session)
-        if change == "human_click":
+        if change not in statements:  # human_click
             await _flush_clicks(session, app, [(2, START, False, "s3")])
         else:
             await session.execute(

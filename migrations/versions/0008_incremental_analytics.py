@@ -64,7 +64,7 @@ Every application is marked once here: rows computed before this revision were n
 
 from alembic import op
 
-from db.sqlscript import split_statements
+from db.sqlscript import run_script
 
 revision = "0008"
 down_revision = "0004"
@@ -213,10 +213,8 @@ CREATE INDEX IF NOT EXISTS idx_analytics_calculated_at ON link_click_analytics(c
 
 
 def upgrade() -> None:
-    for statement in split_statements(UPGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in split_statements(DOWNGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), DOWNGRADE)
