@@ -1,7 +1,7 @@
 """Incremental analytics: dirty marks kept by the database, HOT-friendly link_click_analytics.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04
 
 A nightly run recomputes from their clicks only the applications whose inputs changed and, for
@@ -67,7 +67,7 @@ from alembic import op
 from db.sqlscript import run_script
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
