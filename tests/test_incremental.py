@@ -18,10 +18,11 @@ from batch_fixtures import analytics_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db import applications as app_db
 from db.batch import compute_analytics, dirty_count
+from db.ingest import ClickEntry, store_clicks
 from db.session import mark_app_writer
 from jobs.calculate import calculate_in_process
 from linkinsights.settings import Settings
@@ -495,3 +496,35 @@ async def test_analytics_table_is_set_up_for_hot_updates(sessionmaker: SM) -> No
     assert "idx_analytics_application" not in indexes
     assert "idx_analytics_unique_application" in indexes
     assert options == ["fillfactor=50"]
+
+
+async def test_the_flushers_write_marks_the_application(
+    engine: AsyncEngine, sessionmaker: SM, make_account: MakeAccount
+) -> None:
+    """db.ingest.store_clicks (the flusher's batch) needs no call of its own: the triggers mark."""
+    account = await make_account()
+    async with sessionmaker() as session, session.begin():
+        app = await _new_application(session, account, START - timedelta(days=1))
+        tracking_id = (
+            await session.execute(
+                text("SELECT min(tracking_id) FROM link_tracking WHERE application_id = :id"),
+                {"id": app},
+            )
+        ).scalar_one()
+    await _clean(sessionmaker, account, START)
+    entry = ClickEntry(
+        click_id=uuid.uuid4(),
+        tracking_id=tracking_id,
+        clicked_at=START,
+        ip_address="192.0.2.1",
+        user_agent="Mozilla/5.0",
+        referrer_url=None,
+        session_id="s1",
+        click_source="direct",
+        is_bot=False,
+        bot_reason=None,
+        request_method="GET",
+    )
+    async with engine.begin() as conn:
+        assert (await store_clicks(conn, [entry])).inserted == 1
+    assert await _dirty(sessionmaker, account) == 1
