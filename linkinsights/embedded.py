@@ -294,8 +294,26 @@ class EmbeddedRedis:
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise EmbeddedError(f"embedded redis did not start; see {self.root / 'redis.log'}")
             time.sleep(0.05)
+        self._wait_loaded(deadline)
         (self.root / "port").write_text(str(self.port))
         self.started_here = True
+
+    def _wait_loaded(self, deadline: float) -> None:
+        """Until Redis answers commands: with AOF it reads its file first (LOADING)."""
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.exceptions.BusyLoadingError:
+                    if time.monotonic() > deadline:
+                        raise EmbeddedError("embedded redis is still loading its data") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if not self.started_here or self._proc is None:
