@@ -14,6 +14,7 @@ from graph.types.engagement import EngagementMetrics
 from graph.types.link import ClickConnection, Contact, TrackedLink, resolve_clicks
 
 if TYPE_CHECKING:
+    from graph.types.email import EmailAnalytics
     from graph.types.prediction import Prediction
 
 
@@ -127,6 +128,17 @@ class Application:
     async def contacts(self, info: strawberry.Info[Context, None]) -> list[Contact]:
         rows = await info.context.loaders.contacts_by_application.load(self.row.id)
         return [Contact(row=r) for r in rows or []]
+
+    @strawberry.field(
+        description="Email engagement of the application's contacts (human events only)."
+    )
+    async def email_analytics(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[EmailAnalytics, strawberry.lazy("graph.types.email")]:
+        from graph.types.email import EmailAnalytics
+
+        counts = await info.context.email_loaders.email_counts_by_application.load(self.row.id)
+        return EmailAnalytics.build(counts)
 
     @strawberry.field(description="Live prediction from the clicks so far (SPEC §6).")
     async def prediction(

@@ -1,0 +1,445 @@
+"""Email engagement (issue 17): the open pixel, provider events, machine verdicts, the email
+analytics against a hand-computed fixture, tenancy and GDPR delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from db.engine import make_engine, make_sessionmaker
+from graph.pixel import GIF, OpenRecorder, Pixel
+from linkinsights.settings import Settings
+
+CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
+GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+T = "2026-01-05T10:00:00+00:00"
+
+CREATE_APP = "mutation($i: CreateApplicationInput!) { createApplication(input: $i) { id } }"
+ADD_CONTACT = """mutation($i: AddApplicationContactInput!) {
+  addApplicationContact(input: $i) { id } }"""
+TRACKING_ID = """mutation($i: CreateEmailTrackingIdInput!) {
+  createEmailTrackingId(input: $i) { id emailTrackingId openPixelUrl } }"""
+RECORD = """mutation($i: RecordEmailEventInput!) {
+  recordEmailEvent(input: $i) {
+    id eventType eventData isMachine machineReason providerEventId } }"""
+DELETE = """mutation($i: DeleteApplicationInput!) {
+  deleteApplication(input: $i) { contacts emailEvents } }"""
+FIGURES = """contacts sent delivered opened totalOpens clicked totalClicks machineOpens
+  machineClicks bounced bouncedHard bouncedSoft unsubscribed spamReported
+  openRate { percent low high successes sampleSize }
+  clickRate { percent low high successes sampleSize }
+  bounceRate { percent low high successes sampleSize }
+  medianHoursToFirstOpen firstOpensTimed"""
+ACCOUNT = (
+    "query($f: AnalyticsFilter, $m: Int!) { emailAnalytics(filter: $f, minClicks: $m) {"
+    f" summary {{ {FIGURES} }} mostClickedLinks {{ url clicks uniqueClicks }}"
+    " mostEngagedContacts { contact { id } opens clicks } } }"
+)
+APPLICATION = (
+    "query($id: ID!) { application(id: $id) {"
+    f" emailAnalytics {{ {FIGURES} }}"
+    " contacts { id undeliverable undeliverableReason"
+    "   emailAnalytics { opened totalOpens clicked machineOpens medianHoursToFirstOpen } } } }"
+)
+
+
+def data(body: dict[str, Any]) -> dict[str, Any]:
+    assert "errors" not in body, body["errors"]
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+def error(body: dict[str, Any]) -> tuple[str, str | None, str]:
+    assert body.get("errors"), body
+    err = body["errors"][0]
+    return err["extensions"]["code"], err["extensions"].get("field"), err["message"]
+
+
+class Api:
+    def __init__(self, gql: Any, key: str) -> None:
+        self.gql = gql
+        self.key = key
+
+    async def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        body: dict[str, Any] = await self.gql(query, variables, key=self.key)
+        return body
+
+    async def application(self, status: str = "APPLIED") -> str:
+        body = await self(CREATE_APP, i={"appliedAt": "2026-01-05T09:00:00Z", "status": status})
+        return str(data(body)["createApplication"]["id"])
+
+    async def contact(self, app_id: str, email: str = "r@acme.example") -> str:
+        body = await self(ADD_CONTACT, i={"applicationId": app_id, "email": email})
+        return str(data(body)["addApplicationContact"]["id"])
+
+    async def event(self, contact_id: str, kind: str, at: str = T, **extra: Any) -> dict[str, Any]:
+        body = await self(
+            RECORD, i={"contactId": contact_id, "eventType": kind, "eventTimestamp": at, **extra}
+        )
+        return dict(data(body)["recordEmailEvent"])
+
+
+@pytest.fixture
+async def api(gql: Any, api_key: str) -> Api:
+    return Api(gql, api_key)
+
+
+@pytest.fixture
+async def other(gql: Any, make_account: Any, make_key: Any) -> Api:
+    return Api(gql, await make_key(await make_account(name="Someone else")))
+
+
+def at(seconds: float) -> str:
+    from datetime import datetime, timedelta
+
+    return (datetime.fromisoformat(T) + timedelta(seconds=seconds)).isoformat()
+
+
+async def events_of(sessionmaker: async_sessionmaker[AsyncSession], contact_id: str) -> list[Any]:
+    async with sessionmaker() as s:
+        result = await s.execute(
+            text(
+                "SELECT event_type, host(ip_address) AS ip, user_agent, is_machine,"
+                " machine_reason, event_data FROM engagement_tracking"
+                " WHERE campaign_contact_id = :c ORDER BY event_timestamp, id"
+            ),
+            {"c": uuid.UUID(contact_id)},
+        )
+        return list(result)
+
+
+# --- the pixel -------------------------------------------------------------------------------
+
+
+def _gif_size_and_transparency(body: bytes) -> tuple[int, int, bool]:
+    assert body[:6] == b"GIF89a"
+    width = int.from_bytes(body[6:8], "little")
+    height = int.from_bytes(body[8:10], "little")
+    # the graphic control extension: 0x21 0xF9, block size 4, flags (bit 0: transparent)
+    gce = body.index(b"\x21\xf9\x04")
+    return width, height, bool(body[gce + 3] & 1)
+
+
+async def test_pixel_answers_a_transparent_gif_and_records_a_human_open(
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+) -> None:
+    contact = await api.contact(await api.application())
+    made = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"]
+    tid = made["emailTrackingId"]
+    assert tid.startswith("eo_")
+    assert len(tid) == 27
+    assert made["openPixelUrl"].endswith(f"/o/{tid}.gif")
+    again = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"]
+    assert again["emailTrackingId"] == tid  # a contact keeps its id
+
+    response = await client.get(f"/o/{tid}.gif", headers={"user-agent": CHROME})
+    assert response.status_code == 200
+    assert response.content == GIF
+    assert len(GIF) == 43
+    assert _gif_size_and_transparency(response.content) == (1, 1, True)
+    assert response.headers["content-type"] == "image/gif"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-length"] == "43"
+
+    [row] = await events_of(sessionmaker, contact)
+    assert (row.event_type, row.ip, row.user_agent) == ("opened", "203.0.113.7", CHROME)
+    assert (row.is_machine, row.machine_reason) == (False, None)
+
+
+async def test_pixel_unknown_or_malformed_id_is_the_same_gif_and_records_nothing(
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+) -> None:
+    contact = await api.contact(await api.application())
+    data(await api(TRACKING_ID, i={"contactId": contact}))
+    known = (await client.get("/o/eo_000000000000000000000000.gif")).headers
+    for path in ("/o/eo_000000000000000000000000.gif", "/o/a.b.gif", f"/o/{'x' * 300}.gif"):
+        response = await client.get(path, headers={"user-agent": CHROME})
+        assert response.status_code == 200, path
+        assert response.content == GIF
+        assert response.headers["cache-control"] == known["cache-control"]
+    assert await events_of(sessionmaker, contact) == []
+    async with sessionmaker() as s:
+        stray = await s.scalar(
+            text("SELECT count(*) FROM engagement_tracking WHERE tracking_id LIKE 'eo_0000%'")
+        )
+    assert stray == 0
+
+
+async def test_pixel_with_dnt_counts_without_ip_and_user_agent_but_keeps_the_verdict(
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+) -> None:
+    contact = await api.contact(await api.application())
+    tid = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"][
+        "emailTrackingId"
+    ]
+    await client.get(f"/o/{tid}.gif", headers={"user-agent": CHROME, "dnt": "1"})
+    await client.get(f"/o/{tid}.gif", headers={"user-agent": "Mozilla/5.0", "dnt": "1"})
+    rows = await events_of(sessionmaker, contact)
+    assert [(r.ip, r.user_agent) for r in rows] == [(None, None), (None, None)]
+    assert sorted((r.is_machine, r.machine_reason) for r in rows) == [
+        (False, None),
+        (True, "apple_mpp_user_agent"),
+    ]
+    assert all(r.event_data == {"source": "pixel", "dnt": True} for r in rows)
+
+
+async def test_pixel_never_fails_when_the_database_is_unreachable(settings: Settings) -> None:
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none", pool_size=1)
+    pixel = Pixel(settings)
+    recorder = OpenRecorder(make_sessionmaker(engine))
+    pixel.recorder = recorder
+    app = Starlette(routes=[Route("/o/{tracking_id}.gif", pixel.endpoint)])
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            response = await c.get("/o/eo_abc.gif")
+        assert response.status_code == 200
+        assert response.content == GIF
+    finally:
+        await engine.dispose()
+
+
+# --- provider events ---------------------------------------------------------------------------
+
+
+async def test_provider_events_are_idempotent_on_their_id(api: Api, sessionmaker: Any) -> None:
+    contact = await api.contact(await api.application())
+    first = await api.event(contact, "DELIVERED", providerEventId="sg-123")
+    again = await api.event(contact, "DELIVERED", at(60), providerEventId="sg-123")
+    assert again == first
+    assert first["providerEventId"] == "sg-123"
+    bounce = await api.event(contact, "BOUNCED", bounceType="SOFT", providerEventId="sg-124")
+    assert bounce["eventData"] == {"bounce_type": "soft"}
+    assert (
+        await api.event(contact, "BOUNCED", bounceType="SOFT", providerEventId="sg-124") == bounce
+    )
+    # Without a provider id every call is a new event.
+    await api.event(contact, "OPENED", at(3600), userAgent=CHROME)
+    await api.event(contact, "OPENED", at(3600), userAgent=CHROME)
+    kinds = [r.event_type for r in await events_of(sessionmaker, contact)]
+    assert sorted(kinds) == ["bounced", "delivered", "opened", "opened"]
+
+
+async def test_bounce_needs_a_type(api: Api) -> None:
+    contact = await api.contact(await api.application())
+    body = await api(RECORD, i={"contactId": contact, "eventType": "BOUNCED"})
+    assert error(body)[:2] == ("BAD_USER_INPUT", "bounceType")
+    body = await api(RECORD, i={"contactId": contact, "eventType": "OPENED", "bounceType": "HARD"})
+    assert error(body)[:2] == ("BAD_USER_INPUT", "bounceType")
+    hard = await api.event(
+        contact, "BOUNCED", eventData={"bounce_type": "hard", "bounce_reason": "no_mailbox"}
+    )
+    assert hard["eventData"] == {"bounce_type": "hard", "bounce_reason": "no_mailbox"}
+
+
+async def test_a_late_delivery_flags_an_open_recorded_before_it(
+    api: Api, sessionmaker: Any
+) -> None:
+    contact = await api.contact(await api.application())
+    opened = await api.event(contact, "OPENED", at(3), userAgent=CHROME)
+    assert (opened["isMachine"], opened["machineReason"]) == (False, None)
+    await api.event(contact, "DELIVERED", at(0))
+    rows = await events_of(sessionmaker, contact)
+    assert [(r.event_type, r.is_machine, r.machine_reason) for r in rows] == [
+        ("delivered", False, None),
+        ("opened", True, "opened_at_delivery"),
+    ]
+
+
+# --- the hand-computed fixture -------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fixture(api: Api) -> dict[str, str]:
+    """Two applications, six contacts, humans and machines mixed (figures in the tests)."""
+    app_a = await api.application()
+    app_b = await api.application(status="INTERVIEW")
+    a1, a2, a3 = [await api.contact(app_a, f"a{i}@acme.example") for i in (1, 2, 3)]
+    b1, b2, b3 = [await api.contact(app_b, f"b{i}@acme.example") for i in (1, 2, 3)]
+    x, y = "https://x.example/job", "https://y.example/cal"
+    # a1: a prefetch at delivery, two human opens, one human click on x.
+    await api.event(a1, "DELIVERED", at(0))
+    await api.event(a1, "OPENED", at(5), userAgent=CHROME)
+    await api.event(a1, "OPENED", at(7200), userAgent=CHROME, ipAddress="198.51.100.4")
+    await api.event(a1, "OPENED", at(10800), userAgent=CHROME)
+    await api.event(a1, "CLICKED", at(7230), clickedUrl=x, userAgent=CHROME)
+    # a2: only Apple Mail Privacy Protection.
+    await api.event(a2, "DELIVERED", at(0))
+    await api.event(a2, "OPENED", at(60), userAgent="Mozilla/5.0", ipAddress="17.58.1.2")
+    # a3: a hard bounce.
+    await api.event(a3, "BOUNCED", at(0), bounceType="HARD")
+    # b1: a human open after 4 h, then a scanner opening and clicking both links in 3 s.
+    await api.event(b1, "DELIVERED", at(0))
+    await api.event(b1, "OPENED", at(14400), userAgent=CHROME)
+    await api.event(b1, "OPENED", at(18000), userAgent=CHROME, ipAddress="192.0.2.9")
+    await api.event(b1, "CLICKED", at(18001), clickedUrl=x, ipAddress="192.0.2.9")
+    await api.event(b1, "CLICKED", at(18003), clickedUrl=y, ipAddress="192.0.2.9")
+    # b2: a soft bounce, delivered on retry, opened through Gmail's proxy, then unsubscribed.
+    await api.event(b2, "BOUNCED", at(0), bounceType="SOFT")
+    await api.event(b2, "DELIVERED", at(3600))
+    await api.event(b2, "OPENED", at(5400), userAgent=GMAIL)
+    await api.event(b2, "UNSUBSCRIBED", at(7200))
+    # b3: delivered, reported as spam.
+    await api.event(b3, "DELIVERED", at(0))
+    await api.event(b3, "SPAM_REPORTED", at(86400))
+    return {"A": app_a, "B": app_b, "a1": a1, "a2": a2, "a3": a3, "b1": b1, "b2": b2, "b3": b3}
+
+
+def rate(
+    percent: float | None, low: float | None, high: float | None, k: int, n: int
+) -> dict[str, Any]:
+    return {"percent": percent, "low": low, "high": high, "successes": k, "sampleSize": n}
+
+
+# Wilson 95% intervals, by hand: centre (p + z²/2n) / (1 + z²/n), half-width
+# z sqrt(p(1-p)/n + z²/4n²) / (1 + z²/n), z = 1.96; in percent, two places.
+ACCOUNT_FIGURES = {
+    "contacts": 6,
+    "sent": 6,  # every contact was delivered or bounced
+    "delivered": 5,  # all but a3
+    "opened": 2,  # a1, b1 (human opens)
+    "totalOpens": 3,  # a1 twice, b1 once
+    "clicked": 1,  # a1
+    "totalClicks": 1,
+    "machineOpens": 4,  # a1 at delivery, a2 Apple, b1 scanner, b2 Gmail proxy
+    "machineClicks": 2,  # b1 scanner
+    "bounced": 2,
+    "bouncedHard": 1,
+    "bouncedSoft": 1,
+    "unsubscribed": 1,
+    "spamReported": 1,
+    "openRate": rate(40.0, 11.76, 76.93, 2, 5),
+    "clickRate": rate(20.0, 3.62, 62.45, 1, 5),
+    "bounceRate": rate(33.33, 9.68, 70.0, 2, 6),
+    "medianHoursToFirstOpen": 3.0,  # a1 after 2 h, b1 after 4 h
+    "firstOpensTimed": 2,
+}
+
+
+async def test_account_figures_count_humans_only(api: Api, fixture: dict[str, str]) -> None:
+    body = data(await api(ACCOUNT, m=1))["emailAnalytics"]
+    assert body["summary"] == ACCOUNT_FIGURES
+    # Seed 004 "most clicked links": y was only clicked by the scanner.
+    assert body["mostClickedLinks"] == [
+        {"url": "https://x.example/job", "clicks": 1, "uniqueClicks": 1}
+    ]
+    assert body["mostEngagedContacts"] == [
+        {"contact": {"id": fixture["a1"]}, "opens": 2, "clicks": 1}
+    ]
+    # The seed's threshold (3 clicks): nobody.
+    assert data(await api(ACCOUNT, m=3))["emailAnalytics"]["mostEngagedContacts"] == []
+
+
+async def test_account_figures_follow_the_filter(api: Api, fixture: dict[str, str]) -> None:
+    body = data(await api(ACCOUNT, m=1, f={"status": "INTERVIEW"}))["emailAnalytics"]["summary"]
+    assert (body["contacts"], body["delivered"], body["opened"], body["clicked"]) == (3, 3, 1, 0)
+    assert body["openRate"] == rate(33.33, 6.15, 79.23, 1, 3)
+    body = data(await api(ACCOUNT, m=1, f={"startDate": "2027-01-01T00:00:00Z"}))
+    assert body["emailAnalytics"]["summary"]["contacts"] == 0
+    assert body["emailAnalytics"]["summary"]["openRate"] == rate(None, None, None, 0, 0)
+
+
+async def test_application_and_contact_figures(api: Api, fixture: dict[str, str]) -> None:
+    a = data(await api(APPLICATION, id=fixture["A"]))["application"]
+    figures = a["emailAnalytics"]
+    assert (figures["contacts"], figures["sent"], figures["delivered"]) == (3, 3, 2)
+    assert (figures["opened"], figures["totalOpens"], figures["machineOpens"]) == (1, 2, 2)
+    assert figures["openRate"] == rate(50.0, 9.45, 90.55, 1, 2)
+    assert figures["clickRate"] == rate(50.0, 9.45, 90.55, 1, 2)
+    assert figures["bounceRate"] == rate(33.33, 6.15, 79.23, 1, 3)
+    assert figures["medianHoursToFirstOpen"] == 2.0
+    contacts = {c["id"]: c for c in a["contacts"]}
+    assert contacts[fixture["a1"]]["emailAnalytics"] == {
+        "opened": 1,
+        "totalOpens": 2,
+        "clicked": 1,
+        "machineOpens": 1,
+        "medianHoursToFirstOpen": 2.0,
+    }
+    assert contacts[fixture["a2"]]["emailAnalytics"]["opened"] == 0
+    assert [(c["undeliverable"], c["undeliverableReason"]) for c in a["contacts"]] == [
+        (False, None),
+        (False, None),
+        (True, "hard_bounce"),
+    ]
+    b = data(await api(APPLICATION, id=fixture["B"]))["application"]
+    assert [c["undeliverableReason"] for c in b["contacts"]] == [
+        None,
+        "unsubscribed",
+        "spam_reported",
+    ]
+    assert b["emailAnalytics"]["machineClicks"] == 2
+    assert b["emailAnalytics"]["medianHoursToFirstOpen"] == 4.0
+
+
+async def test_machine_verdicts_are_kept_with_their_reason(
+    api: Api, fixture: dict[str, str], sessionmaker: Any
+) -> None:
+    def verdicts(rows: list[Any]) -> list[tuple[str, bool, str | None]]:
+        return [(r.event_type, r.is_machine, r.machine_reason) for r in rows]
+
+    assert verdicts(await events_of(sessionmaker, fixture["a1"])) == [
+        ("delivered", False, None),
+        ("opened", True, "opened_at_delivery"),
+        ("opened", False, None),
+        ("clicked", False, None),
+        ("opened", False, None),
+    ]
+    assert verdicts(await events_of(sessionmaker, fixture["a2"]))[1] == (
+        "opened",
+        True,
+        "apple_mpp_user_agent",
+    )
+    assert verdicts(await events_of(sessionmaker, fixture["b1"]))[2:] == [
+        ("opened", True, "scanner_burst"),
+        ("clicked", True, "scanner_burst"),
+        ("clicked", True, "scanner_burst"),
+    ]
+    assert verdicts(await events_of(sessionmaker, fixture["b2"]))[2] == (
+        "opened",
+        True,
+        "gmail_image_proxy",
+    )
+
+
+# --- tenancy and GDPR ----------------------------------------------------------------------------
+
+
+async def test_another_accounts_contact_answers_like_a_missing_one(
+    api: Api, other: Api, fixture: dict[str, str], client: httpx.AsyncClient
+) -> None:
+    theirs = fixture["a1"]
+    missing = str(uuid.uuid4())
+    for query, extra in ((RECORD, {"eventType": "DELIVERED"}), (TRACKING_ID, {})):
+        foreign = error(await other(query, i={"contactId": theirs, **extra}))
+        absent = error(await other(query, i={"contactId": missing, **extra}))
+        assert foreign[:2] == absent[:2] == ("BAD_USER_INPUT", "contactId")
+        assert foreign[2].replace(theirs, missing) == absent[2]
+    assert data(await other(APPLICATION, id=fixture["A"]))["application"] is None
+    summary = data(await other(ACCOUNT, m=1))["emailAnalytics"]["summary"]
+    assert (summary["contacts"], summary["opened"]) == (0, 0)
+
+
+async def test_gdpr_delete_removes_the_email_events(
+    api: Api, fixture: dict[str, str], client: httpx.AsyncClient, sessionmaker: Any
+) -> None:
+    tid = data(await api(TRACKING_ID, i={"contactId": fixture["a1"]}))["createEmailTrackingId"][
+        "emailTrackingId"
+    ]
+    await client.get(f"/o/{tid}.gif", headers={"user-agent": CHROME})
+    removed = data(await api(DELETE, i={"applicationId": fixture["A"]}))["deleteApplication"]
+    assert removed == {"contacts": 3, "emailEvents": 9}  # a1 5 + the pixel open, a2 2, a3 1
+    for contact in ("a1", "a2", "a3"):
+        assert await events_of(sessionmaker, fixture[contact]) == []
+    assert len(await events_of(sessionmaker, fixture["b1"])) == 5
+    # The pixel of a deleted contact is a GIF like any unknown one, and records nothing.
+    response = await client.get(f"/o/{tid}.gif")
+    assert response.content == GIF
+    assert await events_of(sessionmaker, fixture["a1"]) == []
