@@ -275,16 +275,25 @@ async def record_event(
 
 # --- undeliverable contacts ----------------------------------------------------------------
 
-# The reason a contact is undeliverable (its first such event), or NULL; `c` is the contact.
-UNDELIVERABLE_SQL = """(
-  SELECT CASE WHEN u.event_type = 'bounced' THEN 'hard_bounce' ELSE u.event_type END
-  FROM engagement_tracking u
-  WHERE u.campaign_contact_id = c.id
-    AND (u.event_type IN ('unsubscribed', 'spam_reported')
-         OR (u.event_type = 'bounced' AND u.event_data ->> 'bounce_type' = 'hard'))
-  ORDER BY u.event_timestamp, u.id
-  LIMIT 1
-)"""
+def undeliverable_event_sql(e: str) -> str:
+    """True for an event (alias ``e``) that makes its contact undeliverable (domain.email:
+    a hard bounce, a spam report, an unsubscribe); idx_engagement_tracking_undeliverable."""
+    return (
+        f"({e}.event_type IN ('unsubscribed', 'spam_reported')"
+        f" OR ({e}.event_type = 'bounced' AND {e}.event_data ->> 'bounce_type' = 'hard'))"
+    )
+
+
+def no_deliverable_contact_sql(application_id: str) -> str:
+    """True for an application (its id expression) that has contacts, none of which may be
+    written to. An application without contacts is not one: nothing is known against it."""
+    return f"""(EXISTS (SELECT 1 FROM application_contacts nc
+          WHERE nc.application_id = {application_id})
+  AND NOT EXISTS (
+    SELECT 1 FROM application_contacts nc
+    WHERE nc.application_id = {application_id}
+      AND NOT EXISTS (SELECT 1 FROM engagement_tracking nu
+                      WHERE nu.campaign_contact_id = nc.id AND {undeliverable_event_sql("nu")})))"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +308,7 @@ async def deliverability_by_contacts(
     """For each contact of the account among ``ids``: why it is undeliverable, if it is."""
     result = await session.execute(
         text(
-            """
+            f"""
             SELECT c.id, u.reason, u.since
             FROM application_contacts c
             JOIN job_applications ja ON ja.id = c.application_id
@@ -309,8 +318,7 @@ async def deliverability_by_contacts(
                      e.event_timestamp AS since
               FROM engagement_tracking e
               WHERE e.campaign_contact_id = c.id
-                AND (e.event_type IN ('unsubscribed', 'spam_reported')
-                     OR (e.event_type = 'bounced' AND e.event_data ->> 'bounce_type' = 'hard'))
+                AND {undeliverable_event_sql("e")}
               ORDER BY e.event_timestamp, e.id
               LIMIT 1
             ) u ON true
@@ -333,10 +341,7 @@ async def applications_without_deliverable_contact(
             SELECT ja.id
             FROM job_applications ja
             WHERE ja.account_id = :account_id AND ja.id = ANY(CAST(:ids AS uuid[]))
-              AND EXISTS (SELECT 1 FROM application_contacts c WHERE c.application_id = ja.id)
-              AND NOT EXISTS (
-                SELECT 1 FROM application_contacts c
-                WHERE c.application_id = ja.id AND {UNDELIVERABLE_SQL} IS NULL)
+              AND {no_deliverable_contact_sql("ja.id")}
             """
         ),
         {"account_id": account_id, "ids": list(ids)},

@@ -58,6 +58,15 @@ async def _deliverability(
     return await email_db.deliverability_by_contacts(session, account_id=account, ids=ids)
 
 
+async def _undeliverable(
+    session: AsyncSession, account: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, bool]:
+    found = await email_db.applications_without_deliverable_contact(
+        session, account_id=account, ids=ids
+    )
+    return dict.fromkeys(found, True)
+
+
 _DELIVERABLE = Deliverability(None, None)
 
 
@@ -85,3 +94,8 @@ class EmailLoaders:
     @cached_property
     def deliverability_by_contact(self) -> SessionLoader[Deliverability]:
         return SessionLoader(self._sessionmaker, self._account_id, _deliverability, _DELIVERABLE)
+
+    @cached_property
+    def undeliverable_by_application(self) -> SessionLoader[bool]:
+        """True for an application whose contacts may none of them be written to."""
+        return SessionLoader(self._sessionmaker, self._account_id, _undeliverable, False)

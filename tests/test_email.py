@@ -443,3 +443,69 @@ async def test_gdpr_delete_removes_the_email_events(
     response = await client.get(f"/o/{tid}.gif")
     assert response.content == GIF
     assert await events_of(sessionmaker, fixture["a1"]) == []
+
+
+# --- no N+1 --------------------------------------------------------------------------------------
+
+PAGE = """{ applications(first: 100) { edges { node {
+  emailAnalytics { opened openRate { percent } }
+  contacts { undeliverable emailAnalytics { opened totalOpens } }
+} } } }"""
+
+
+async def _page_statements(
+    gql: Any, sessionmaker: Any, count_statements: Any, app: Any, n: int
+) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from analytics_fixtures import AppSpec, create_account_with_key, create_applications
+
+    account_id, key = await create_account_with_key(sessionmaker)
+    t0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    async with sessionmaker() as s, s.begin():
+        ids = await create_applications(
+            s, account_id, [AppSpec(t0 + timedelta(hours=i)) for i in range(n)]
+        )
+        for app_id in ids:
+            for k in range(2):
+                contact = uuid.uuid4()
+                await s.execute(
+                    text(
+                        "INSERT INTO application_contacts (id, application_id, email)"
+                        " VALUES (:c, :a, :e)"
+                    ),
+                    {"c": contact, "a": app_id, "e": f"c{k}@acme.example"},
+                )
+                await s.execute(
+                    text(
+                        "INSERT INTO engagement_tracking"
+                        " (campaign_contact_id, event_type, event_timestamp, event_data)"
+                        " VALUES (:c, 'opened', :t, NULL),"
+                        " (:c, CASE WHEN :k = 0 THEN 'delivered' ELSE 'unsubscribed' END, :t, NULL)"
+                    ),
+                    {"c": contact, "t": t0, "k": k},
+                )
+    await gql("{ applications(first: 1) { totalCount } }", key=key)
+    await app.state.resources.key_usage.flush()
+    before = count_statements.count
+    body = await gql(PAGE, key=key)
+    assert "errors" not in body, body
+    edges = body["data"]["applications"]["edges"]
+    assert len(edges) == n
+    for edge in edges:
+        node = edge["node"]
+        assert node["emailAnalytics"] == {"opened": 2, "openRate": {"percent": 100.0}}
+        assert sorted(c["undeliverable"] for c in node["contacts"]) == [False, True]
+        assert all(c["emailAnalytics"]["totalOpens"] == 1 for c in node["contacts"])
+    return int(count_statements.count - before)
+
+
+async def test_nested_email_fields_do_not_grow_with_the_page(
+    gql: Any, sessionmaker: Any, count_statements: Any, app: Any
+) -> None:
+    small = await _page_statements(gql, sessionmaker, count_statements, app, 3)
+    large = await _page_statements(gql, sessionmaker, count_statements, app, 12)
+    assert large == small, count_statements.statements[-large:]
+    # key, page, contacts, then one batch each: application figures, contact figures,
+    # deliverability (each in a session of its own: BEGIN/ROLLBACK are not counted).
+    assert small <= 8, count_statements.statements[-small:]

@@ -119,19 +119,28 @@ async def predict_clicks(
     as_of: datetime,
     status: str,
     calibration: dp.Calibration,
+    email_undeliverable: bool = False,
 ) -> dp.Prediction:
     viewer = ctx.require("read")
     facts = facts_from_clicks(
-        applied_at=applied_at, clicks=clicks, as_of=as_of, tz=zone(viewer.timezone), status=status
+        applied_at=applied_at,
+        clicks=clicks,
+        as_of=as_of,
+        tz=zone(viewer.timezone),
+        status=status,
+        email_undeliverable=email_undeliverable,
     )
     return dp.predict(facts, calibration)
 
 
 async def prediction_for(ctx: Context, row: ApplicationRow) -> Prediction:
-    """The live prediction of a stored application: its clicks and the account's calibration
-    both come through loaders, so a list of applications costs two statements in all."""
-    clicks, calibration = await asyncio.gather(
-        ctx.loaders.human_clicks_by_application.load(row.id), calibration_for(ctx)
+    """The live prediction of a stored application: its clicks, the account's calibration and
+    whether its contacts may still be written to come through loaders, so a list of
+    applications costs three statements in all."""
+    clicks, calibration, undeliverable = await asyncio.gather(
+        ctx.loaders.human_clicks_by_application.load(row.id),
+        calibration_for(ctx),
+        ctx.email_loaders.undeliverable_by_application.load(row.id),
     )
     now = request_now(ctx)
     result = await predict_clicks(
@@ -141,6 +150,7 @@ async def prediction_for(ctx: Context, row: ApplicationRow) -> Prediction:
         as_of=now,
         status=row.status,
         calibration=calibration,
+        email_undeliverable=undeliverable,
     )
     return to_prediction(result, as_of=now, row=row)
 
