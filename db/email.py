@@ -275,6 +275,7 @@ async def record_event(
 
 # --- undeliverable contacts ----------------------------------------------------------------
 
+
 def undeliverable_event_sql(e: str) -> str:
     """True for an event (alias ``e``) that makes its contact undeliverable (domain.email:
     a hard bounce, a spam report, an unsubscribe); idx_engagement_tracking_undeliverable."""
@@ -576,3 +577,25 @@ async def most_engaged_contacts(
         params,
     )
     return [EngagedContact(contact_row(r), r.opens, r.clicks) for r in result]
+
+
+async def first_human_opens(
+    session: AsyncSession, *, account_id: uuid.UUID, created_before: datetime
+) -> dict[str, datetime]:
+    """The first human open of each application created at or before ``created_before`` that
+    had one (any of its contacts), keyed by the application id as text (PastApplication)."""
+    result = await session.execute(
+        text(
+            """
+            SELECT ja.id, min(e.event_timestamp) AS first_open
+            FROM job_applications ja
+            JOIN application_contacts c ON c.application_id = ja.id
+            JOIN engagement_tracking e ON e.campaign_contact_id = c.id
+            WHERE ja.account_id = :account_id AND ja.created_at <= :created_before
+              AND e.event_type = 'opened' AND NOT e.is_machine
+            GROUP BY ja.id
+            """
+        ),
+        {"account_id": account_id, "created_before": created_before},
+    )
+    return {str(r.id): r.first_open for r in result}

@@ -84,6 +84,7 @@ class ContactRow(NamedTuple):
     name: str
     role: str
     created_at: datetime
+    email_tracking_id: str
 
 
 class EventRow(NamedTuple):
@@ -97,3 +98,5 @@ class EventRow(NamedTuple):
     ip_address: Ip
     clicked_url: str | None
     created_at: datetime
+    is_machine: bool
+    machine_reason: str | None

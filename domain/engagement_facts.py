@@ -91,6 +91,9 @@ class PastApplication:
     reached_interview: bool
     first_interview_at: datetime | None
     clicks: tuple[ClickEvent, ...]
+    first_human_open_at: datetime | None = None
+    """The first human open of an email to one of its contacts (issue 17; machine opens of
+    mail privacy proxies and scanners are not in it)."""
 
 
 def past_as_of(app: PastApplication, horizon: timedelta) -> datetime:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.backtesting import run_backtest
 from domain.email import (
     AT_DELIVERY,
     SCANNER_WINDOW,
@@ -16,6 +18,7 @@ from domain.email import (
     classify_fetch,
     undeliverable_reason,
 )
+from domain.engagement_facts import PastApplication
 
 T0 = datetime(2026, 5, 4, 14, 0, tzinfo=UTC)
 CHROME = (
@@ -136,3 +139,67 @@ def test_recorded_request_reason_is_kept_and_stored_agent_is_judged() -> None:
 )
 def test_undeliverable_reason(kind: str, data: dict[str, str] | None, reason: str | None) -> None:
     assert undeliverable_reason(kind, data) == reason
+
+
+# --- the backtest with and without a human open (domain/backtesting.py) ------------------------
+
+
+def _past(n: int, *, opens_predict: bool) -> list[PastApplication]:
+    """n applications without clicks; every third reached an interview after 5 days. With
+    ``opens_predict`` exactly those had a human open on day 2; otherwise every other one,
+    whatever its outcome."""
+    apps = []
+    for i in range(n):
+        created = T0 + timedelta(hours=i)
+        interview = i % 3 == 0
+        opened = interview if opens_predict else i % 2 == 0
+        apps.append(
+            PastApplication(
+                application_id=f"app-{i:04d}",
+                created_at=created,
+                reached_interview=interview,
+                first_interview_at=created + timedelta(days=5) if interview else None,
+                clicks=(),
+                first_human_open_at=created + timedelta(days=2) if opened else None,
+            )
+        )
+    return apps
+
+
+def test_backtest_reports_auc_with_and_without_a_human_open() -> None:
+    report = run_backtest(
+        _past(60, opens_predict=True), observation_days=7, tz=UTC, prior_strength=10.0
+    )
+    signals = report.email_signals
+    assert signals is not None
+    assert signals.applications_with_human_open == 20
+    # Without clicks every application scores 0: one probability, AUC 0.5.
+    assert signals.auc_without == 0.5
+    assert signals.time_split_auc_without == 0.5
+    assert signals.auc_with == 1.0
+    assert signals.time_split_auc_with == 1.0
+    assert signals.raises_auc is True
+    assert signals.summary.startswith("A human email open raises the AUC out of sample")
+
+
+def test_an_uninformative_open_does_not_raise_the_auc() -> None:
+    report = run_backtest(
+        _past(60, opens_predict=False), observation_days=7, tz=UTC, prior_strength=10.0
+    )
+    signals = report.email_signals
+    assert signals is not None
+    assert signals.raises_auc is False
+    assert "does not raise" in signals.summary
+
+
+def test_an_open_after_the_interview_or_the_window_is_not_evidence() -> None:
+    apps = [
+        replace(a, first_human_open_at=a.first_interview_at + timedelta(hours=1))
+        if a.first_interview_at is not None
+        else replace(a, first_human_open_at=a.created_at + timedelta(days=8))
+        for a in _past(60, opens_predict=True)
+    ]
+    report = run_backtest(apps, observation_days=7, tz=UTC, prior_strength=10.0)
+    assert report.email_signals is not None
+    assert report.email_signals.applications_with_human_open == 0
+    assert report.email_signals.raises_auc is False

@@ -142,3 +142,46 @@ async def test_an_unsubscribe_after_the_follow_up_hides_it_and_stops_its_webhook
     actions = prediction["data"]["application"]["prediction"]["recommendedActions"]
     assert ACTION_DO_NOT_EMAIL in actions
     assert not any("email" in a.lower() and a != ACTION_DO_NOT_EMAIL for a in actions)
+
+
+BACKTEST = """{ predictionBacktest { applications auc withEmailSignals {
+  applicationsWithHumanOpen aucWithout aucWith timeSplitAucWithout timeSplitAucWith raisesAuc
+  summary } } }"""
+
+
+async def test_prediction_backtest_reports_auc_with_and_without_email_signals(
+    gql: GraphQLClient, sessionmaker: SM, make_account: MakeAccount, make_key: MakeKey
+) -> None:
+    account = await make_account()
+    key = await make_key(account)
+    old = datetime.now(UTC) - timedelta(days=90)
+    apps = [
+        A(old + timedelta(hours=i), interview_after_days=5 if i % 3 == 0 else None)
+        for i in range(30)
+    ]
+    ids = await insert_apps(sessionmaker, account, apps)
+    for i, app_id in enumerate(ids):
+        contact_id = await contact(sessionmaker, app_id, ("delivered", None))
+        if i % 3 == 0:  # a human open two days in, before each interview; machines everywhere
+            async with sessionmaker() as s, s.begin():
+                await s.execute(
+                    text(
+                        "INSERT INTO engagement_tracking"
+                        " (campaign_contact_id, event_type, event_timestamp, is_machine)"
+                        " VALUES (:c, 'opened', :t, false), (:c, 'opened', :m, true)"
+                    ),
+                    {
+                        "c": contact_id,
+                        "t": apps[i].created_at + timedelta(days=2),
+                        "m": apps[i].created_at + timedelta(seconds=3),
+                    },
+                )
+    body = await gql(BACKTEST, {}, key=key)
+    assert "errors" not in body, body
+    result = body["data"]["predictionBacktest"]
+    assert result["applications"] == 30
+    signals = result["withEmailSignals"]
+    assert signals["applicationsWithHumanOpen"] == 10
+    assert (signals["aucWithout"], signals["aucWith"]) == (0.5, 1.0)
+    assert (signals["timeSplitAucWithout"], signals["timeSplitAucWith"]) == (0.5, 1.0)
+    assert signals["raisesAuc"] is True
