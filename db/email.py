@@ -168,6 +168,25 @@ async def reclassify_contacts(session: AsyncSession, contact_ids: Iterable[uuid.
     return len(ids)
 
 
+async def contact_ids_page(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Ids of contacts with email events, in id order, after ``after`` (all accounts)."""
+    result = await session.execute(
+        text(
+            """
+            SELECT c.id FROM application_contacts c
+            WHERE (CAST(:after AS uuid) IS NULL OR c.id > CAST(:after AS uuid))
+              AND EXISTS (SELECT 1 FROM engagement_tracking e WHERE e.campaign_contact_id = c.id)
+            ORDER BY c.id
+            LIMIT :limit
+            """
+        ),
+        {"after": after, "limit": limit},
+    )
+    return list(result.scalars())
+
+
 # --- provider events -----------------------------------------------------------------------
 
 _EVENT_COLUMNS = """id, campaign_contact_id, event_type, event_data, event_timestamp,

@@ -4,6 +4,7 @@ analytics against a hand-computed fixture, tenancy and GDPR delete."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -97,7 +98,7 @@ async def other(gql: Any, make_account: Any, make_key: Any) -> Api:
 
 
 def at(seconds: float) -> str:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     return (datetime.fromisoformat(T) + timedelta(seconds=seconds)).isoformat()
 
@@ -456,7 +457,7 @@ PAGE = """{ applications(first: 100) { edges { node {
 async def _page_statements(
     gql: Any, sessionmaker: Any, count_statements: Any, app: Any, n: int
 ) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, timedelta
 
     from analytics_fixtures import AppSpec, create_account_with_key, create_applications
 
@@ -509,3 +510,39 @@ async def test_nested_email_fields_do_not_grow_with_the_page(
     # key, page, contacts, then one batch each: application figures, contact figures,
     # deliverability (each in a session of its own: BEGIN/ROLLBACK are not counted).
     assert small <= 8, count_statements.statements[-small:]
+
+
+async def test_reclassify_applies_the_rules_to_rows_inserted_directly(
+    api: Api, sessionmaker: Any
+) -> None:
+    from jobs.reclassify import reclassify_email_events
+
+    contact = await api.contact(await api.application())
+    async with sessionmaker() as s, s.begin():
+        # A direct database integration (seed 002): no verdicts written.
+        await s.execute(
+            text(
+                "INSERT INTO engagement_tracking"
+                " (campaign_contact_id, event_type, event_timestamp, user_agent)"
+                " VALUES (:c, 'delivered', :t, NULL),"
+                " (:c, 'opened', :t + interval '4 s', :ua),"
+                " (:c, 'opened', :t + interval '1 h', :gmail),"
+                " (:c, 'opened', :t + interval '2 h', :ua)"
+            ),
+            {"c": uuid.UUID(contact), "t": datetime.fromisoformat(T), "ua": CHROME, "gmail": GMAIL},
+        )
+    examined, changed = await reclassify_email_events(sessionmaker)
+    assert examined >= 1
+    assert changed >= 2
+    rows = await events_of(sessionmaker, contact)
+    assert [(r.is_machine, r.machine_reason) for r in rows] == [
+        (False, None),
+        (True, "opened_at_delivery"),
+        (True, "gmail_image_proxy"),
+        (False, None),
+    ]
+    # Nothing left to change.
+    async with sessionmaker() as s, s.begin():
+        from db.email import reclassify_contacts
+
+        assert await reclassify_contacts(s, [uuid.UUID(contact)]) == 0
