@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.analytics import AnalyticsFilter
+from db.analytics import AnalyticsFilter, filter_clauses
 from db.contacts import ContactRow, EmailEventRow, contact_row
 from domain.email import ContactEvent, classify_contact_events
 
@@ -456,18 +456,7 @@ GROUP BY pc.key
 
 
 def _filter_sql(flt: AnalyticsFilter | None, params: dict[str, Any]) -> str:
-    where = []
-    if flt is not None:
-        if flt.start_date is not None:
-            where.append("ja.created_at >= :start_date")
-            params["start_date"] = flt.start_date
-        if flt.end_date is not None:
-            where.append("ja.created_at <= :end_date")
-            params["end_date"] = flt.end_date
-        if flt.status is not None:
-            where.append("ja.status = :status")
-            params["status"] = flt.status
-    return "".join(f" AND {w}" for w in where)
+    return "".join(f" AND {w}" for w in filter_clauses(flt, params))
 
 
 def _counts(r: Any) -> EmailCounts:

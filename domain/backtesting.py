@@ -130,14 +130,32 @@ def _evaluate(
     *,
     prior_strength: float,
     default_prior: float,
+    with_opens: bool = False,
 ) -> BacktestResult:
+    """Calibrate on ``train``, score ``test``. ``with_opens``: P(interview) of the (decile,
+    human open) cell of ``train``, shrunk toward the decile's rate (EmailSignals)."""
     calibration = calibrate(
         [s.point for s in train], prior_strength=prior_strength, default_prior=default_prior
     )
+    cells: dict[tuple[int, bool], list[int]] = {}
+    if with_opens:
+        for s in train:
+            cell = cells.setdefault((decile_of(s.score), s.opened), [0, 0])
+            cell[0] += 1
+            cell[1] += s.reached_interview
+
+    def probability(s: _Scored) -> float:
+        p = calibration.p_interview(s.score)
+        if not with_opens:
+            return p
+        n, k = cells.get((decile_of(s.score), s.opened), (0, 0))
+        denominator = n + prior_strength
+        return (k + prior_strength * p) / denominator if denominator else p
+
     return backtest(
         [
             BacktestSample(
-                probability=calibration.p_interview(s.score),
+                probability=probability(s),
                 predicted_positive=is_positive(
                     classify(total_click_events=s.clicks, engagement_score=s.score)
                 ),
@@ -146,39 +164,6 @@ def _evaluate(
             for s in test
         ]
     )
-
-
-def _evaluate_with_opens(
-    train: Sequence[_Scored],
-    test: Sequence[_Scored],
-    *,
-    prior_strength: float,
-    default_prior: float,
-) -> BacktestResult:
-    calibration = calibrate(
-        [s.point for s in train], prior_strength=prior_strength, default_prior=default_prior
-    )
-    cells: dict[tuple[int, bool], list[int]] = {}
-    for s in train:
-        cell = cells.setdefault((decile_of(s.score), s.opened), [0, 0])
-        cell[0] += 1
-        cell[1] += s.reached_interview
-    samples = []
-    for s in test:
-        prior = calibration.p_interview(s.score)
-        n, k = cells.get((decile_of(s.score), s.opened), (0, 0))
-        denominator = n + prior_strength
-        p = (k + prior_strength * prior) / denominator if denominator else prior
-        samples.append(
-            BacktestSample(
-                probability=p,
-                predicted_positive=is_positive(
-                    classify(total_click_events=s.clicks, engagement_score=s.score)
-                ),
-                actual_positive=s.reached_interview,
-            )
-        )
-    return backtest(samples)
 
 
 # A difference smaller than this is noise of rounding and ties, not a gain.
@@ -195,13 +180,17 @@ def _email_signals(
     prior_strength: float,
     default_prior: float,
 ) -> EmailSignals:
-    with_opens = _evaluate_with_opens(
-        scored, scored, prior_strength=prior_strength, default_prior=default_prior
+    with_opens = _evaluate(
+        scored, scored, prior_strength=prior_strength, default_prior=default_prior, with_opens=True
     )
     split_with: BacktestResult | None = None
     if split is not None:
-        split_with = _evaluate_with_opens(
-            older, newer, prior_strength=prior_strength, default_prior=default_prior
+        split_with = _evaluate(
+            older,
+            newer,
+            prior_strength=prior_strength,
+            default_prior=default_prior,
+            with_opens=True,
         )
     if split is not None and split_with is not None:
         judged_without, judged_with, where = split.result.auc, split_with.auc, "out of sample"
