@@ -173,6 +173,20 @@ async def test_pixel_unknown_or_malformed_id_is_the_same_gif_and_records_nothing
     assert stray == 0
 
 
+async def test_pixel_head_request_answers_headers_and_records_nothing(
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+) -> None:
+    contact = await api.contact(await api.application())
+    tid = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"][
+        "emailTrackingId"
+    ]
+    response = await client.head(f"/o/{tid}.gif", headers={"user-agent": CHROME})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/gif"
+    assert response.headers["cache-control"] == "no-store"
+    assert await events_of(sessionmaker, contact) == []  # a probe, not an open
+
+
 async def test_pixel_with_dnt_counts_without_ip_and_user_agent_but_keeps_the_verdict(
     api: Api, client: httpx.AsyncClient, sessionmaker: Any
 ) -> None:
