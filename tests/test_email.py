@@ -4,18 +4,23 @@ analytics against a hand-computed fixture, tenancy and GDPR delete."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from analytics_fixtures import AppSpec, create_account_with_key, create_applications
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from db.email import reclassify_contacts, undeliverable_event_sql
 from db.engine import make_engine, make_sessionmaker
+from domain.email import undeliverable_reason
 from graph.pixel import GIF, OpenRecorder, Pixel
+from jobs.reclassify import reclassify_email_events
 from linkinsights.settings import Settings
 
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
@@ -98,8 +103,6 @@ async def other(gql: Any, make_account: Any, make_key: Any) -> Api:
 
 
 def at(seconds: float) -> str:
-    from datetime import timedelta
-
     return (datetime.fromisoformat(T) + timedelta(seconds=seconds)).isoformat()
 
 
@@ -471,10 +474,6 @@ PAGE = """{ applications(first: 100) { edges { node {
 async def _page_statements(
     gql: Any, sessionmaker: Any, count_statements: Any, app: Any, n: int
 ) -> int:
-    from datetime import UTC, timedelta
-
-    from analytics_fixtures import AppSpec, create_account_with_key, create_applications
-
     account_id, key = await create_account_with_key(sessionmaker)
     t0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
     async with sessionmaker() as s, s.begin():
@@ -529,8 +528,6 @@ async def test_nested_email_fields_do_not_grow_with_the_page(
 async def test_reclassify_applies_the_rules_to_rows_inserted_directly(
     api: Api, sessionmaker: Any
 ) -> None:
-    from jobs.reclassify import reclassify_email_events
-
     contact = await api.contact(await api.application())
     async with sessionmaker() as s, s.begin():
         # A direct database integration (seed 002): no verdicts written.
@@ -557,6 +554,29 @@ async def test_reclassify_applies_the_rules_to_rows_inserted_directly(
     ]
     # Nothing left to change.
     async with sessionmaker() as s, s.begin():
-        from db.email import reclassify_contacts
-
         assert await reclassify_contacts(s, [uuid.UUID(contact)]) == 0
+
+
+async def test_the_undeliverable_sql_agrees_with_the_domain_rule(sessionmaker: Any) -> None:
+
+    cases = [
+        ("bounced", {"bounce_type": "hard", "bounce_reason": "mailbox_does_not_exist"}),
+        ("bounced", {"bounce_type": "soft"}),
+        ("bounced", None),
+        ("bounced", {}),
+        ("spam_reported", None),
+        ("unsubscribed", {"source": "list-unsubscribe"}),
+        ("opened", {"bounce_type": "hard"}),
+        ("delivered", None),
+        ("clicked", None),
+    ]
+    async with sessionmaker() as s:
+        for kind, event_data in cases:
+            found = await s.scalar(
+                text(
+                    f"SELECT {undeliverable_event_sql('e')} FROM (SELECT CAST(:k AS text)"
+                    " AS event_type, CAST(:d AS jsonb) AS event_data) e"
+                ),
+                {"k": kind, "d": None if event_data is None else orjson.dumps(event_data).decode()},
+            )
+            assert bool(found) is (undeliverable_reason(kind, event_data) is not None), kind
