@@ -16,11 +16,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.analytics import AnalyticsFilter, filter_clauses
 from db.contacts import ContactRow, EmailEventRow, contact_row
 from domain.email import ContactEvent, classify_contact_events
+
+# The pixel's writes run in a request's session or on a flusher's connection alike.
+Executor = AsyncSession | AsyncConnection
 
 
 def new_email_tracking_id() -> str:
@@ -89,7 +92,7 @@ _INSERT_OPENS = text(
 )
 
 
-async def insert_opens(session: AsyncSession, opens: Sequence[PixelOpen]) -> set[uuid.UUID]:
+async def insert_opens(session: Executor, opens: Sequence[PixelOpen]) -> set[uuid.UUID]:
     """Insert a batch of pixel opens in one statement, idempotent on the event id; an unknown
     tracking id inserts nothing. Returns the contacts that got a new event."""
     if not opens:
@@ -133,7 +136,7 @@ _SET_VERDICTS = text(
 )
 
 
-async def reclassify_contacts(session: AsyncSession, contact_ids: Iterable[uuid.UUID]) -> int:
+async def reclassify_contacts(session: Executor, contact_ids: Iterable[uuid.UUID]) -> int:
     """Apply the machine rules (domain.email.classify_contact_events) to every open and click
     of these contacts; returns how many verdicts changed."""
     contacts = sorted(set(contact_ids))
