@@ -16,14 +16,12 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.analytics import AnalyticsFilter, filter_clauses
 from db.contacts import ContactRow, EmailEventRow, contact_row
+from db.engine import Db
 from domain.email import ContactEvent, classify_contact_events
-
-# The pixel's writes run in a request's session or on a flusher's connection alike.
-Executor = AsyncSession | AsyncConnection
 
 
 def new_email_tracking_id() -> str:
@@ -92,7 +90,7 @@ _INSERT_OPENS = text(
 )
 
 
-async def insert_opens(session: Executor, opens: Sequence[PixelOpen]) -> set[uuid.UUID]:
+async def insert_opens(session: Db, opens: Sequence[PixelOpen]) -> set[uuid.UUID]:
     """Insert a batch of pixel opens in one statement, idempotent on the event id; an unknown
     tracking id inserts nothing. Returns the contacts that got a new event."""
     if not opens:
@@ -136,7 +134,7 @@ _SET_VERDICTS = text(
 )
 
 
-async def reclassify_contacts(session: Executor, contact_ids: Iterable[uuid.UUID]) -> int:
+async def reclassify_contacts(session: Db, contact_ids: Iterable[uuid.UUID]) -> int:
     """Apply the machine rules (domain.email.classify_contact_events) to every open and click
     of these contacts; returns how many verdicts changed."""
     contacts = sorted(set(contact_ids))
@@ -325,8 +323,11 @@ class Deliverability:
     since: datetime | None
 
 
+DELIVERABLE = Deliverability(None, None)
+
+
 async def deliverability_by_contacts(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: Sequence[uuid.UUID]
+    session: Db, *, account_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Deliverability]:
     """For each contact of the account among ``ids``: why it is undeliverable, if it is."""
     result = await session.execute(
@@ -354,7 +355,7 @@ async def deliverability_by_contacts(
 
 
 async def applications_without_deliverable_contact(
-    session: AsyncSession, *, account_id: uuid.UUID, ids: Sequence[uuid.UUID]
+    session: Db, *, account_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> set[uuid.UUID]:
     """The applications among ``ids`` that have contacts and none of them may be written to
     (each hard-bounced, reported spam or unsubscribed)."""
@@ -500,7 +501,7 @@ def _counts(r: Any) -> EmailCounts:
 
 
 async def email_counts(
-    session: AsyncSession,
+    session: Db,
     *,
     account_id: uuid.UUID,
     by: str,
@@ -536,7 +537,7 @@ class LinkCount:
 
 
 async def most_clicked_links(
-    session: AsyncSession, *, account_id: uuid.UUID, flt: AnalyticsFilter | None, limit: int
+    session: Db, *, account_id: uuid.UUID, flt: AnalyticsFilter | None, limit: int
 ) -> list[LinkCount]:
     """Seed 004 "most clicked links", on human email clicks of the account."""
     params: dict[str, Any] = {"account_id": account_id, "limit": limit}
@@ -569,7 +570,7 @@ class EngagedContact:
 
 
 async def most_engaged_contacts(
-    session: AsyncSession,
+    session: Db,
     *,
     account_id: uuid.UUID,
     flt: AnalyticsFilter | None,
@@ -606,7 +607,7 @@ async def most_engaged_contacts(
 
 
 async def first_human_opens(
-    session: AsyncSession, *, account_id: uuid.UUID, created_before: datetime
+    session: Db, *, account_id: uuid.UUID, created_before: datetime
 ) -> dict[str, datetime]:
     """The first human open of each application created at or before ``created_before`` that
     had one (any of its contacts), keyed by the application id as text (PastApplication)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
     from graph.dataloaders import Loaders
-    from graph.email_loaders import EmailLoaders
     from graph.link_cache import LinkCache
     from jobs.click_stream import ClickAppender
 
@@ -48,13 +46,6 @@ class Context:
     # key of a browser from it)
     connection_params: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @cached_property
-    def email_loaders(self) -> EmailLoaders:
-        """The email engagement loaders (graph/email_loaders.py), scoped to the viewer."""
-        from graph.email_loaders import EmailLoaders
-
-        return EmailLoaders(self.sessionmaker, self.require("read").account_id)
 
     def require(self, scope: str = "read") -> Viewer:
         if self.viewer is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
+from db.email import empty_counts
 from graph.context import Context
 from graph.types.common import STATUS_BY_VALUE, ApplicationStatus
 from graph.types.engagement import EngagementMetrics
@@ -137,8 +138,8 @@ class Application:
     ) -> Annotated[EmailAnalytics, strawberry.lazy("graph.types.email")]:
         from graph.types.email import EmailAnalytics
 
-        counts = await info.context.email_loaders.email_counts_by_application.load(self.row.id)
-        return EmailAnalytics.build(counts)
+        counts = await info.context.loaders.email_counts_by_application.load(self.row.id)
+        return EmailAnalytics.build(counts or empty_counts())
 
     @strawberry.field(description="Live prediction from the clicks so far (SPEC §6).")
     async def prediction(

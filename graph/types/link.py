@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 
 from db.clicks import ClickRow, Keyset
 from db.contacts import ContactRow, EmailEventRow
+from db.email import empty_counts
 from db.links import LinkRow
 from graph.context import Context
 from graph.errors import BadUserInput
@@ -251,13 +252,12 @@ class Contact:
         "linkinsights suggests writing to this contact again."
     )
     async def undeliverable(self, info: strawberry.Info[Context, None]) -> bool:
-        found = await info.context.email_loaders.deliverability_by_contact.load(self.row.id)
-        return found.undeliverable_reason is not None
+        return await self.undeliverable_reason(info) is not None
 
     @strawberry.field(description="hard_bounce, spam_reported or unsubscribed; null if none.")
     async def undeliverable_reason(self, info: strawberry.Info[Context, None]) -> str | None:
-        found = await info.context.email_loaders.deliverability_by_contact.load(self.row.id)
-        return found.undeliverable_reason
+        found = await info.context.loaders.deliverability_by_contact.load(self.row.id)
+        return None if found is None else found.undeliverable_reason
 
     @strawberry.field(description="This contact's email engagement (human events only).")
     async def email_analytics(
@@ -265,8 +265,8 @@ class Contact:
     ) -> Annotated[EmailAnalytics, strawberry.lazy("graph.types.email")]:
         from graph.types.email import EmailAnalytics
 
-        counts = await info.context.email_loaders.email_counts_by_contact.load(self.row.id)
-        return EmailAnalytics.build(counts)
+        counts = await info.context.loaders.email_counts_by_contact.load(self.row.id)
+        return EmailAnalytics.build(counts or empty_counts())
 
 
 @strawberry.type(description="An email event of a contact (seed 004 engagement_tracking).")

@@ -140,7 +140,7 @@ async def prediction_for(ctx: Context, row: ApplicationRow) -> Prediction:
     clicks, calibration, undeliverable = await asyncio.gather(
         ctx.loaders.human_clicks_by_application.load(row.id),
         calibration_for(ctx),
-        ctx.email_loaders.undeliverable_by_application.load(row.id),
+        ctx.loaders.undeliverable_by_application.load(row.id),
     )
     now = request_now(ctx)
     result = await predict_clicks(
@@ -150,7 +150,7 @@ async def prediction_for(ctx: Context, row: ApplicationRow) -> Prediction:
         as_of=now,
         status=row.status,
         calibration=calibration,
-        email_undeliverable=undeliverable,
+        email_undeliverable=bool(undeliverable),
     )
     return to_prediction(result, as_of=now, row=row)
 

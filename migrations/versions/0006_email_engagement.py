@@ -7,7 +7,7 @@ Create Date: 2026-12-04
 
 from alembic import op
 
-from db.sqlscript import split_statements
+from db.sqlscript import run_script
 
 revision = "0006"
 down_revision = "0004"
@@ -52,10 +52,8 @@ ALTER TABLE application_contacts DROP COLUMN IF EXISTS email_tracking_id;
 
 
 def upgrade() -> None:
-    for statement in split_statements(UPGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in split_statements(DOWNGRADE):
-        op.execute(statement)
+    run_script(op.get_bind(), DOWNGRADE)
