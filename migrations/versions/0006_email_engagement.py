@@ -1,7 +1,7 @@
 """Email engagement (issue 17): open pixel ids, machine-open verdicts, provider event ids.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from db.sqlscript import run_script
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
