@@ -27,7 +27,7 @@ from db import email as email_db
 from db.email import PixelOpen
 from domain.email import classify_fetch
 from domain.ids import uuid7
-from graph.track import client_ip
+from graph.track import parse_ip
 from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.pixel")
@@ -69,18 +69,16 @@ class OpenRecorder:
         return bool(contacts)
 
 
-def pixel_open(request: Request, tracking_id: str, settings: Settings) -> PixelOpen | None:
+def pixel_open(request: Request, tracking_id: str) -> PixelOpen | None:
     """What the request tells about the open; None for an id that cannot exist."""
     if not _TRACKING_ID.fullmatch(tracking_id):
         return None
     headers = request.headers
     agent = (headers.get("user-agent") or "").replace("\x00", "").strip()[:_MAX_USER_AGENT]
     user_agent = agent or None
-    ip = client_ip(
-        headers.get("x-forwarded-for"),
-        request.client.host if request.client else None,
-        trust_forwarded_for=settings.trust_forwarded_for,
-    )
+    # Behind a trusted proxy, the server's proxy-header middleware has put the forwarded
+    # address in the peer (as for /track).
+    ip = parse_ip(request.client.host if request.client else None)
     dnt = (headers.get("dnt") or "").strip() == "1"
     verdict = classify_fetch(user_agent=user_agent, ip_address=ip)
     return PixelOpen(
@@ -105,7 +103,7 @@ class Pixel:
     async def endpoint(self, request: Request) -> Response:
         task: BackgroundTask | None = None
         try:
-            found = pixel_open(request, request.path_params["tracking_id"], self.settings)
+            found = pixel_open(request, request.path_params["tracking_id"])
             if found is not None and self.recorder is not None and request.method == "GET":
                 task = BackgroundTask(self.recorder.record_open, found)
         except Exception:
