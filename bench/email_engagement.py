@@ -10,7 +10,7 @@ clicks, bounces), then times through the ASGI app in process:
 * a page of 100 applications with ``emailAnalytics`` and every contact's figures and
   deliverability, against the same page without them;
 * ``predictionBacktest { withEmailSignals }``;
-* the open pixel (``GET /o/{id}.gif``, the open written after the response).
+* the open pixel (``GET /o/{id}.gif``: the open appended to the click stream).
 
 and prints the median latency of each. The database is dropped at the end.
 """
@@ -146,8 +146,8 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  with email figures:         {email_t * 1000:8.1f} ms median")
             print(f"predictionBacktest + email:   {backtest_t * 1000:8.1f} ms median")
             print(
-                f"open pixel (with its write):  {statistics.median(pixel_times) * 1000:8.1f} ms "
-                "median (in process; the image is sent before the write)"
+                f"open pixel (stream append):   {statistics.median(pixel_times) * 1000:8.1f} ms "
+                "median (in process)"
             )
         finally:
             admin = await asyncpg.connect(server)

@@ -33,7 +33,7 @@ from graph.observability import (
     RequestIdMiddleware,
     metrics_text,
 )
-from graph.pixel import OpenRecorder, Pixel
+from graph.pixel import Pixel
 from graph.rest import make_routes
 from graph.schema import schema
 from graph.track import Tracker
@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> Starlette:
         )
     view = GraphQLView(schema, graphql_ide="graphiql", allow_queries_via_get=False)
     tracker = Tracker(settings)
-    pixel = Pixel(settings)
+    pixel = Pixel()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -131,7 +131,7 @@ def create_app(settings: Settings) -> Starlette:
         )
         view.resources = resources
         tracker.start(links, appender)
-        pixel.recorder = OpenRecorder(sessionmaker)
+        pixel.appender = appender
         app.state.resources = resources
         app.state.spool = spool
         try:

@@ -4,11 +4,13 @@ The answer is always the same 1x1 transparent GIF with `Cache-Control: no-store`
 open fetches it again): an unknown id, a database that is down or slow, or any error in
 recording never fails the image, and the response tells nothing about the id.
 
-The open is recorded by :meth:`OpenRecorder.record_open` after the image has been sent
-(a Starlette background task), so the image never waits on PostgreSQL. The request-level
-machine verdict (mail privacy proxy, image proxy: domain/email.py) is decided here, before a
-Do-Not-Track request's address and user agent are dropped; the open then counts without them.
-The event id is a UUIDv7 made at the request, and the insert is idempotent on it.
+The open goes the way of a click (SPEC §3.1): appended to the click pipeline's Redis Stream as
+an entry of kind "open" (or to its spool file while Redis does not answer) before the image is
+sent, and written to PostgreSQL by the flusher (jobs/flusher.py, with db.email.insert_opens);
+the image never waits on PostgreSQL. The request-level machine verdict (mail privacy proxy,
+image proxy: domain/email.py) is decided here, before a Do-Not-Track request's address and
+user agent are dropped; the open then counts without them. The event id is a UUIDv7 made at
+the request, and the insert is idempotent on it (an entry delivered twice is stored once).
 """
 
 from __future__ import annotations
@@ -18,17 +20,14 @@ import re
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from db import email as email_db
 from db.email import PixelOpen
 from domain.email import classify_fetch
 from domain.ids import uuid7
 from graph.track import parse_ip
-from linkinsights.settings import Settings
+from jobs.click_stream import ClickAppender
 
 log = logging.getLogger("linkinsights.pixel")
 
@@ -48,25 +47,6 @@ HEADERS: Final = {
 }
 _TRACKING_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _MAX_USER_AGENT: Final = 2000
-
-
-class OpenRecorder:
-    """Writes the opens the pixel sees: the one small seam between the request and storage."""
-
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.sessionmaker = sessionmaker
-
-    async def record_open(self, open_: PixelOpen) -> bool:
-        """Insert the open and apply the machine rules to its contact; never raises (the
-        image has been sent already). True when an event was recorded."""
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                contacts = await email_db.insert_opens(session, [open_])
-                await email_db.reclassify_contacts(session, contacts)
-        except Exception:
-            log.exception("could not record an email open")
-            return False
-        return bool(contacts)
 
 
 def pixel_open(request: Request, tracking_id: str) -> PixelOpen | None:
@@ -94,18 +74,18 @@ def pixel_open(request: Request, tracking_id: str) -> PixelOpen | None:
 
 
 class Pixel:
-    """The Starlette endpoint; `recorder` is set in the lifespan."""
+    """The Starlette endpoint; `appender` (the click pipeline's) is set in the lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.recorder: OpenRecorder | None = None
+    def __init__(self) -> None:
+        self.appender: ClickAppender | None = None
 
     async def endpoint(self, request: Request) -> Response:
-        task: BackgroundTask | None = None
         try:
             found = pixel_open(request, request.path_params["tracking_id"])
-            if found is not None and self.recorder is not None and request.method == "GET":
-                task = BackgroundTask(self.recorder.record_open, found)
+            if found is not None and self.appender is not None and request.method == "GET":
+                # Durable before the image, as a click before its 302: in the Redis Stream,
+                # or in the spool when Redis does not answer; the flusher writes it.
+                await self.appender.append_open(found)
         except Exception:
-            log.exception("could not read an email open")
-        return Response(GIF, media_type="image/gif", headers=HEADERS, background=task)
+            log.exception("could not record an email open")
+        return Response(GIF, media_type="image/gif", headers=HEADERS)

@@ -4,24 +4,29 @@ analytics against a hand-computed fixture, tenancy and GDPR delete."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from analytics_fixtures import AppSpec, create_account_with_key, create_applications
+from conftest import flushed
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from db.email import reclassify_contacts, undeliverable_event_sql
-from db.engine import make_engine, make_sessionmaker
+from db.email import PixelOpen, reclassify_contacts, undeliverable_event_sql
 from domain.email import undeliverable_reason
-from graph.pixel import GIF, OpenRecorder, Pixel
+from domain.ids import uuid7
+from graph.pixel import GIF, Pixel
+from jobs.click_stream import ClickAppender, decode_entry
 from jobs.reclassify import reclassify_email_events
-from linkinsights.settings import Settings
+from jobs.spool import Spool
 
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
 GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
@@ -132,7 +137,7 @@ def _gif_size_and_transparency(body: bytes) -> tuple[int, int, bool]:
 
 
 async def test_pixel_answers_a_transparent_gif_and_records_a_human_open(
-    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any, app: Starlette
 ) -> None:
     contact = await api.contact(await api.application())
     made = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"]
@@ -152,13 +157,14 @@ async def test_pixel_answers_a_transparent_gif_and_records_a_human_open(
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-length"] == "43"
 
+    await flushed(app)  # through the click pipeline's stream and flusher
     [row] = await events_of(sessionmaker, contact)
     assert (row.event_type, row.ip, row.user_agent) == ("opened", "203.0.113.7", CHROME)
     assert (row.is_machine, row.machine_reason) == (False, None)
 
 
 async def test_pixel_unknown_or_malformed_id_is_the_same_gif_and_records_nothing(
-    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any, app: Starlette
 ) -> None:
     contact = await api.contact(await api.application())
     data(await api(TRACKING_ID, i={"contactId": contact}))
@@ -168,6 +174,7 @@ async def test_pixel_unknown_or_malformed_id_is_the_same_gif_and_records_nothing
         assert response.status_code == 200, path
         assert response.content == GIF
         assert response.headers["cache-control"] == known["cache-control"]
+    await flushed(app)
     assert await events_of(sessionmaker, contact) == []
     async with sessionmaker() as s:
         stray = await s.scalar(
@@ -177,7 +184,7 @@ async def test_pixel_unknown_or_malformed_id_is_the_same_gif_and_records_nothing
 
 
 async def test_pixel_head_request_answers_headers_and_records_nothing(
-    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any, app: Starlette
 ) -> None:
     contact = await api.contact(await api.application())
     tid = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"][
@@ -187,11 +194,12 @@ async def test_pixel_head_request_answers_headers_and_records_nothing(
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/gif"
     assert response.headers["cache-control"] == "no-store"
+    await flushed(app)
     assert await events_of(sessionmaker, contact) == []  # a probe, not an open
 
 
 async def test_pixel_with_dnt_counts_without_ip_and_user_agent_but_keeps_the_verdict(
-    api: Api, client: httpx.AsyncClient, sessionmaker: Any
+    api: Api, client: httpx.AsyncClient, sessionmaker: Any, app: Starlette
 ) -> None:
     contact = await api.contact(await api.application())
     tid = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"][
@@ -199,6 +207,7 @@ async def test_pixel_with_dnt_counts_without_ip_and_user_agent_but_keeps_the_ver
     ]
     await client.get(f"/o/{tid}.gif", headers={"user-agent": CHROME, "dnt": "1"})
     await client.get(f"/o/{tid}.gif", headers={"user-agent": "Mozilla/5.0", "dnt": "1"})
+    await flushed(app)
     rows = await events_of(sessionmaker, contact)
     assert [(r.ip, r.user_agent) for r in rows] == [(None, None), (None, None)]
     assert sorted((r.is_machine, r.machine_reason) for r in rows) == [
@@ -208,20 +217,65 @@ async def test_pixel_with_dnt_counts_without_ip_and_user_agent_but_keeps_the_ver
     assert all(r.event_data == {"source": "pixel", "dnt": True} for r in rows)
 
 
-async def test_pixel_never_fails_when_the_database_is_unreachable(settings: Settings) -> None:
-    engine = make_engine("postgresql://nobody@127.0.0.1:1/none", pool_size=1)
-    pixel = Pixel(settings)
-    recorder = OpenRecorder(make_sessionmaker(engine))
-    pixel.recorder = recorder
+async def test_pixel_open_is_spooled_while_redis_is_down(tmp_path: Path) -> None:
+    # Redis on a closed port: the open goes to the spool file (replayed into the stream when
+    # Redis answers), and the image is answered all the same, without PostgreSQL.
+    redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    spool = Spool(tmp_path)
+    appender = ClickAppender(redis, spool, stream="linkinsights-test-pixel", timeout=0.2)
+    await appender.start()
+    pixel = Pixel()
+    pixel.appender = appender
     app = Starlette(routes=[Route("/o/{tracking_id}.gif", pixel.endpoint)])
     try:
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.8", 1))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            response = await c.get("/o/eo_abc.gif")
+            response = await c.get("/o/eo_abc.gif", headers={"user-agent": CHROME})
         assert response.status_code == 200
         assert response.content == GIF
+        lines: list[bytes] = []
+
+        async def take(batch: Sequence[bytes]) -> None:
+            lines.extend(batch)
+
+        assert spool.has_data()
+        await spool.replay(take)
+        [entry] = [decode_entry(line) for line in lines]
+        assert isinstance(entry, PixelOpen)
+        assert (entry.tracking_id, entry.ip_address, entry.user_agent) == (
+            "eo_abc",
+            "198.51.100.8",
+            CHROME,
+        )
     finally:
-        await engine.dispose()
+        await appender.close()
+        await redis.aclose()
+
+
+async def test_the_flusher_stores_an_open_entry_once(
+    api: Api, sessionmaker: Any, app: Starlette
+) -> None:
+    contact = await api.contact(await api.application())
+    tid = data(await api(TRACKING_ID, i={"contactId": contact}))["createEmailTrackingId"][
+        "emailTrackingId"
+    ]
+    entry = PixelOpen(
+        event_id=uuid7(),
+        tracking_id=tid,
+        opened_at=datetime.now(UTC),
+        user_agent=CHROME,
+        ip_address="192.0.2.1",
+        is_machine=False,
+        machine_reason=None,
+        dnt=False,
+    )
+    appender = app.state.resources.clicks
+    # Delivered twice (a timed-out append that did land, then spooled): stored once.
+    assert await appender.append_open(entry) == "stream"
+    assert await appender.append_open(entry) == "stream"
+    await flushed(app)
+    [row] = await events_of(sessionmaker, contact)
+    assert (row.event_type, row.ip, row.user_agent) == ("opened", "192.0.2.1", CHROME)
 
 
 # --- provider events ---------------------------------------------------------------------------
@@ -446,12 +500,17 @@ async def test_another_accounts_contact_answers_like_a_missing_one(
 
 
 async def test_gdpr_delete_removes_the_email_events(
-    api: Api, fixture: dict[str, str], client: httpx.AsyncClient, sessionmaker: Any
+    api: Api,
+    fixture: dict[str, str],
+    client: httpx.AsyncClient,
+    sessionmaker: Any,
+    app: Starlette,
 ) -> None:
     tid = data(await api(TRACKING_ID, i={"contactId": fixture["a1"]}))["createEmailTrackingId"][
         "emailTrackingId"
     ]
     await client.get(f"/o/{tid}.gif", headers={"user-agent": CHROME})
+    await flushed(app)
     removed = data(await api(DELETE, i={"applicationId": fixture["A"]}))["deleteApplication"]
     assert removed == {"contacts": 3, "emailEvents": 9}  # a1 5 + the pixel open, a2 2, a3 1
     for contact in ("a1", "a2", "a3"):
@@ -460,6 +519,7 @@ async def test_gdpr_delete_removes_the_email_events(
     # The pixel of a deleted contact is a GIF like any unknown one, and records nothing.
     response = await client.get(f"/o/{tid}.gif")
     assert response.content == GIF
+    await flushed(app)
     assert await events_of(sessionmaker, fixture["a1"]) == []
 
 
