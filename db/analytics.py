@@ -40,12 +40,9 @@ class AnalyticsFilter:
     status: str | None = None
 
 
-def _apps_cte(account_id: uuid.UUID, flt: AnalyticsFilter | None) -> tuple[str, dict[str, Any]]:
-    """The filtered applications of the account, with their reached outcomes as the
-    `application_outcomes` view defines them (the current status or any history row; one
-    lateral probe of the history per application since migration 0007)."""
-    params: dict[str, Any] = {"account_id": account_id}
-    where = ["ja.account_id = :account_id"]
+def filter_clauses(flt: AnalyticsFilter | None, params: dict[str, Any]) -> list[str]:
+    """The seed 000 filters as conditions on applications ``ja``; their values go to ``params``."""
+    where: list[str] = []
     if flt is not None:
         if flt.start_date is not None:
             where.append("ja.created_at >= :start_date")
@@ -56,6 +53,15 @@ def _apps_cte(account_id: uuid.UUID, flt: AnalyticsFilter | None) -> tuple[str, 
         if flt.status is not None:
             where.append("ja.status = :status")
             params["status"] = flt.status
+    return where
+
+
+def _apps_cte(account_id: uuid.UUID, flt: AnalyticsFilter | None) -> tuple[str, dict[str, Any]]:
+    """The filtered applications of the account, with their reached outcomes as the
+    `application_outcomes` view defines them (the current status or any history row; one
+    lateral probe of the history per application since migration 0007)."""
+    params: dict[str, Any] = {"account_id": account_id}
+    where = ["ja.account_id = :account_id", *filter_clauses(flt, params)]
     sql = f"""apps AS MATERIALIZED (
   SELECT ja.id, ja.created_at, o.reached_interview, o.reached_offer
   FROM job_applications ja

@@ -1,4 +1,4 @@
-"""SQL for application contacts and their email events (seed 004 `engagement_tracking`)."""
+"""SQL for application contacts (seed 004 `campaign_contacts`); their email events: db/email.py."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import Db
 from db.params import any_of, param
-from db.tables import application_contacts, engagement_tracking, job_applications
+from db.tables import application_contacts, job_applications
 
 
 # Not frozen, as every row type read in bulk: a frozen dataclass's __init__ sets each field
@@ -27,6 +27,7 @@ class ContactRow:
     name: str | None
     role: str | None
     created_at: datetime
+    email_tracking_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,9 @@ class EmailEventRow:
     ip_address: str | None
     clicked_url: str | None
     created_at: datetime
+    is_machine: bool
+    machine_reason: str | None
+    provider_event_id: str | None
 
 
 def contact_row(row: Any) -> ContactRow:
@@ -51,6 +55,7 @@ def contact_row(row: Any) -> ContactRow:
         name=row.name,
         role=row.role,
         created_at=row.created_at,
+        email_tracking_id=row.email_tracking_id,
     )
 
 
@@ -113,60 +118,3 @@ async def contact_of_account(
         )
     ).one_or_none()
     return None if row is None else contact_row(row)
-
-
-async def insert_email_event(
-    session: AsyncSession,
-    *,
-    contact_id: uuid.UUID,
-    event_type: str,
-    event_data: dict[str, Any] | None,
-    event_timestamp: datetime | None,
-    tracking_id: str | None,
-    user_agent: str | None,
-    ip_address: str | None,
-    clicked_url: str | None,
-) -> EmailEventRow:
-    e = engagement_tracking.c
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "campaign_contact_id": contact_id,
-        "event_type": event_type,
-        "event_data": event_data,
-        "tracking_id": tracking_id,
-        "user_agent": user_agent,
-        "ip_address": ip_address,
-        "clicked_url": clicked_url,
-    }
-    if event_timestamp is not None:
-        values["event_timestamp"] = event_timestamp
-    row = (
-        await session.execute(
-            insert(engagement_tracking)
-            .values(**values)
-            .returning(
-                e.id,
-                e.campaign_contact_id,
-                e.event_type,
-                e.event_data,
-                e.event_timestamp,
-                e.tracking_id,
-                e.user_agent,
-                func.host(e.ip_address).label("ip_address"),
-                e.clicked_url,
-                e.created_at,
-            )
-        )
-    ).one()
-    return EmailEventRow(
-        id=row.id,
-        contact_id=row.campaign_contact_id,
-        event_type=row.event_type,
-        event_data=row.event_data,
-        event_timestamp=row.event_timestamp,
-        tracking_id=row.tracking_id,
-        user_agent=row.user_agent,
-        ip_address=row.ip_address,
-        clicked_url=row.clicked_url,
-        created_at=row.created_at,
-    )

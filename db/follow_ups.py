@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.email import no_deliverable_contact_sql
 from db.engine import Db
 from db.params import any_of, param
 from db.tables import accounts, follow_ups, webhook_deliveries
@@ -54,14 +55,17 @@ class NewFollowUp:
 # The candidates are sorted before the INSERT starts: a Sort consumes its whole input first, so
 # the anti-join never reads follow_ups while this statement is appending to it (a nested loop
 # over a growing table was quadratic at 1M applications).
+# An application whose every contact hard-bounced, reported spam or unsubscribed gets no
+# follow-up (issue 17): its recommended action is an email nobody may be sent.
 _CREATE_SQL = text(
-    """
+    f"""
     WITH candidates AS (
       SELECT ja.account_id, ja.id, ja.engagement_score
       FROM job_applications ja
       WHERE ja.is_high_priority AND ja.status = 'applied'
         AND (CAST(:account_id AS uuid) IS NULL OR ja.account_id = CAST(:account_id AS uuid))
         AND NOT EXISTS (SELECT 1 FROM follow_ups f WHERE f.application_id = ja.id)
+        AND NOT {no_deliverable_contact_sql("ja.id")}
       ORDER BY ja.id
     ), created AS (
       INSERT INTO follow_ups (account_id, application_id, reason, recommended_action,
@@ -111,6 +115,9 @@ async def after_batch(session: AsyncSession, *, account_id: uuid.UUID | None) ->
     return [f.id for f in created if f.has_webhook]
 
 
+_STILL_DELIVERABLE = text(f"NOT {no_deliverable_contact_sql('follow_ups.application_id')}")
+
+
 async def list_follow_ups(
     session: AsyncSession,
     *,
@@ -119,11 +126,12 @@ async def list_follow_ups(
     after: tuple[datetime, uuid.UUID] | None = None,
     include_completed: bool = False,
 ) -> list[FollowUpRow]:
-    """One page (first + 1 rows) by due time, then id."""
+    """One page (first + 1 rows) by due time, then id. The open list leaves out the
+    follow-ups of applications none of whose contacts may be written to any more."""
     f = follow_ups.c
-    clauses = [f.account_id == account_id]
+    clauses: list[Any] = [f.account_id == account_id]
     if not include_completed:
-        clauses.append(f.completed_at.is_(None))
+        clauses += [f.completed_at.is_(None), _STILL_DELIVERABLE]
     if after is not None:
         due_at, last_id = after
         clauses.append(or_(f.due_at > due_at, and_(f.due_at == due_at, f.id > last_id)))
@@ -141,7 +149,7 @@ async def count_follow_ups(
     f = follow_ups.c
     stmt = select(func.count()).select_from(follow_ups).where(f.account_id == account_id)
     if not include_completed:
-        stmt = stmt.where(f.completed_at.is_(None))
+        stmt = stmt.where(f.completed_at.is_(None), _STILL_DELIVERABLE)
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -177,11 +185,13 @@ class WebhookTarget:
     company: str | None
     attempts: int
     delivered: bool
+    undeliverable: bool  # no contact of the application may be written to (issue 17)
 
 
 _TARGET_SQL = text(
-    """
+    f"""
     SELECT f.*, a.webhook_url, a.webhook_secret, ja.status AS application_status,
+           {no_deliverable_contact_sql("ja.id")} AS undeliverable,
            ja.created_at AS application_created_at, j.title AS job_title, j.company,
            (SELECT count(*) FROM webhook_deliveries d WHERE d.follow_up_id = f.id) AS attempts,
            EXISTS (SELECT 1 FROM webhook_deliveries d
@@ -209,6 +219,7 @@ async def webhook_target(session: AsyncSession, *, follow_up_id: uuid.UUID) -> W
         company=row.company,
         attempts=int(row.attempts),
         delivered=bool(row.delivered),
+        undeliverable=bool(row.undeliverable),
     )
 
 

@@ -200,6 +200,7 @@ application_contacts = Table(
     Column("name", Text),
     Column("role", Text),
     Column("created_at", TZ, nullable=False),
+    Column("email_tracking_id", Text),
 )
 
 engagement_tracking = Table(
@@ -220,6 +221,9 @@ engagement_tracking = Table(
     Column("ip_address", INET),
     Column("clicked_url", Text),
     Column("created_at", TZ, nullable=False),
+    Column("is_machine", Boolean, nullable=False),
+    Column("machine_reason", Text),
+    Column("provider_event_id", Text),
 )
 
 analytics_runs = Table(

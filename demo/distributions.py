@@ -57,14 +57,6 @@ LINK_WEIGHTS: Final[tuple[tuple[float, ...], ...]] = (
     (30.0, 5.0, 18.0, 8.0, 6.0, 10.0),
     (30.0, 1.5, 18.0, 8.0, 6.0, 10.0),
 )
-LINK_TEXT: Final = (
-    "LinkedIn Profile",
-    "Schedule a Meeting",
-    "Portfolio Website",
-    "Company Website",
-    "Apply Now",
-    "Original Job Posting",
-)
 
 
 def combo_links(combo: int) -> tuple[int, ...]:
@@ -188,12 +180,6 @@ HEAD_AGENTS: Final = (
     "Microsoft Office Existence Discovery",
     "curl/8.5.0",
 )
-OPEN_AGENTS: Final = (
-    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
-    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17531; Pro)",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Mobile/15E148",
-)
 # First octets of public IPv4 space for human visitors (corporate and ISP ranges).
 HUMAN_OCTETS: Final = (
     12, 23, 24, 38, 47, 50, 63, 64, 67, 68, 69, 71, 72, 73, 74, 75, 76, 96, 97, 98, 99,
@@ -226,7 +212,6 @@ UTM_BY_SOURCE: Final[Mapping[str, tuple[float, str]]] = {
     )
 }
 EMPTY_JSON: Final = "{}"
-BOUNCE_JSON: Final = '{"bounce_type": "hard", "bounce_reason": "mailbox_does_not_exist"}'
 
 BENCH_TIMEZONES: Final = (
     "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",

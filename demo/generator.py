@@ -18,6 +18,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ipaddress import IPv4Address
 from itertools import accumulate
 from math import exp as _exp
 from math import log as _log
@@ -31,7 +32,6 @@ from demo.distributions import (
     APPLY_WEEKDAY,
     BENCH_TIMEZONES,
     BOT_CLICKS_PER_APPLICATION,
-    BOUNCE_JSON,
     CAL_WINDOW,
     CALENDLY,
     CLICK_MULTIPLIER,
@@ -56,10 +56,8 @@ from demo.distributions import (
     INTEREST_CUTS,
     LAST_NAMES,
     LINK_SPECS,
-    LINK_TEXT,
     LOCATIONS,
     N_ATS,
-    OPEN_AGENTS,
     P_CRAWLER,
     P_DNT_VISITOR,
     P_HEAD,
@@ -78,6 +76,7 @@ from demo.distributions import (
     largest_remainder,
     zone,
 )
+from demo.email import contact_emails, judged
 from demo.rows import (
     ApplicationRow,
     ClickRow,
@@ -186,6 +185,9 @@ class Generator:
         public_base_url: str,
     ) -> None:
         self._rng = random.Random(seed)
+        # The email events (demo/email.py) draw from a stream of their own, so a change to
+        # them never moves the clicks and outcomes drawn after them.
+        self._email_rng = random.Random(f"linkinsights-demo-email:{seed}")
         self._rnd = self._rng.random
         self._ids = ids
         self._now = now.timestamp()
@@ -353,8 +355,9 @@ class Generator:
         if rnd() < self._engaged[interest]:
             mean = self._clicks_mean[interest]
             n_clicks = 1 if mean <= 1.0 else 1 + int((0.5 - mean) * _log(1.0 - rnd()))
-        # Ids used below: 2 + clicks + bots (<= 6 + 3 + 2) + contacts (<= 2) + events (<= 6).
-        n = ids.reserve(n_clicks + 24)
+        # Ids used below: 2 + clicks + bots (<= 6 + 3 + 2) + contacts (<= 2) + email events
+        # (<= 2 x 16, demo/email.py).
+        n = ids.reserve(n_clicks + 50)
         hi = ids.hi
 
         # Job and application.
@@ -418,7 +421,6 @@ class Generator:
         n_driving = 0
         calendly_ts = 0.0
         first_tid = ""
-        first_link = 0
         first_visitor: Visitor | None = None
         clicks_append = b.clicks.append
         if n_clicks:
@@ -460,7 +462,6 @@ class Generator:
                     if not first_ts:
                         first_ts = t
                         first_tid = tid
-                        first_link = specs[li]
                         first_visitor = visitor
                     if t - first_ts <= DRIVING_WINDOW:
                         n_driving += 1
@@ -610,12 +611,15 @@ class Generator:
             )
         )
 
-        # Who received it, and what the mail system saw.
+        # Who received it, and what the mail system saw (demo/email.py).
+        interview_at = next((when for status, when in history if status == "interview"), None)
+        urls = tuple(self._track_base + tid for tid in tids)
         for c in range(2 if rnd() < 0.3 else 1):
             first, last = self.person()
             role = "hiring_manager" if c else CONTACT_ROLES[int(rnd() * len(CONTACT_ROLES))]
             contact_id = make_uuid(hi, n, bits(62))
             n += 1
+            pixel_id = f"eo_{bits(64):016x}{bits(32):08x}"
             b.contacts.append(
                 ContactRow(
                     id=contact_id,
@@ -624,13 +628,17 @@ class Generator:
                     name=f"{first} {last}",
                     role=role,
                     created_at=created_dt,
+                    email_tracking_id=pixel_id,
                 )
             )
+            clicked = None
             if c == 0 and first_visitor is not None:
-                clicked = (first_ts, first_tid, first_link, first_visitor)
-                n = self._email_events(b, hi, n, contact_id, created, clicked)
-            else:
-                n = self._email_events(b, hi, n, contact_id, created, None)
+                agent, ip = first_visitor[2], first_visitor[1]
+                ip_text = ip if ip is None or isinstance(ip, str) else str(IPv4Address(ip))
+                clicked = (first_ts, self._track_base + first_tid, agent, ip_text)
+            n = self._email_events(
+                b, hi, n, contact_id, created, pixel_id, urls, interview_at, clicked
+            )
 
     def _email_events(
         self,
@@ -639,91 +647,41 @@ class Generator:
         n: int,
         contact_id: uuid.UUID,
         created: float,
-        clicked: tuple[float, str, int, Visitor] | None,
+        pixel_id: str,
+        urls: tuple[str, ...],
+        interview_at: float | None,
+        clicked: tuple[float, str, str | None, str | None] | None,
     ) -> int:
-        """Delivered (or bounced), maybe opened, and clicked when a link was; returns ``n``."""
-        rnd = self._rnd
+        """The contact's email events (demo/email.py) with the verdicts of the ingestion
+        rules; returns ``n``."""
         bits = self._ids.bits
-        now = self._now
         fromts = datetime.fromtimestamp
-        message = self._ids.message_id()
-        events = b.events.append
-        sent = created + 2.0 + rnd() * 60.0
-        if sent > now:
-            return n
-        if rnd() < 0.03:
-            when = fromts(sent + rnd() * 120.0, UTC)
-            events(
-                EventRow(
-                    id=make_uuid(hi, n, bits(62)),
-                    campaign_contact_id=contact_id,
-                    event_type="bounced",
-                    event_data=BOUNCE_JSON,
-                    event_timestamp=when,
-                    tracking_id=message,
-                    user_agent=None,
-                    ip_address=None,
-                    clicked_url=None,
-                    created_at=when,
-                )
-            )
-            return n + 1
-        when = fromts(sent, UTC)
-        events(
-            EventRow(
-                id=make_uuid(hi, n, bits(62)),
-                campaign_contact_id=contact_id,
-                event_type="delivered",
-                event_data=None,
-                event_timestamp=when,
-                tracking_id=message,
-                user_agent=None,
-                ip_address=None,
-                clicked_url=None,
-                created_at=when,
-            )
+        events = contact_emails(
+            self._email_rng,
+            created=created,
+            now=self._now,
+            message_id=self._ids.message_id(),
+            pixel_id=pixel_id,
+            links=urls,
+            interview_at=interview_at,
+            clicked=clicked,
         )
-        n += 1
-        opened = 0.0
-        if clicked is not None and rnd() < 0.9:
-            first_click = clicked[0]
-            opened = first_click - 20.0 - rnd() * min(HOUR, max(first_click - sent - 40.0, 0.0))
-        elif rnd() < 0.35:
-            opened = sent + HOUR * _exp(self._rng.gauss(1.6, 1.2))
-        if sent < opened <= now:
-            device = "mobile" if rnd() < 0.35 else "desktop"
-            when = fromts(opened, UTC)
-            opens = 1 + int(rnd() * 3)
-            events(
+        for e, verdict in judged(events):
+            when = fromts(e.at, UTC)
+            b.events.append(
                 EventRow(
                     id=make_uuid(hi, n, bits(62)),
                     campaign_contact_id=contact_id,
-                    event_type="opened",
-                    event_data=f'{{"open_count": {opens}, "device_type": "{device}"}}',
+                    event_type=e.kind,
+                    event_data=e.data,
                     event_timestamp=when,
-                    tracking_id=message,
-                    user_agent=OPEN_AGENTS[int(rnd() * len(OPEN_AGENTS))],
-                    ip_address=None,
-                    clicked_url=None,
+                    tracking_id=e.tracking_id,
+                    user_agent=e.user_agent,
+                    ip_address=e.ip_address,
+                    clicked_url=e.clicked_url,
                     created_at=when,
-                )
-            )
-            n += 1
-        if clicked is not None:
-            first_click, tid, link, visitor = clicked
-            when = fromts(first_click, UTC)
-            events(
-                EventRow(
-                    id=make_uuid(hi, n, bits(62)),
-                    campaign_contact_id=contact_id,
-                    event_type="clicked",
-                    event_data=f'{{"link_text": "{LINK_TEXT[link]}", "link_position": "body"}}',
-                    event_timestamp=when,
-                    tracking_id=tid,
-                    user_agent=visitor[2],
-                    ip_address=visitor[1],
-                    clicked_url=self._track_base + tid,
-                    created_at=when,
+                    is_machine=verdict.is_machine,
+                    machine_reason=verdict.reason,
                 )
             )
             n += 1

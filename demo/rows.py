@@ -48,7 +48,7 @@ class HistoryRow(NamedTuple):
 
 
 class LinkRow(NamedTuple):
-    tracking_id: str
+    tracking_id: str | None
     account_id: uuid.UUID
     job_id: uuid.UUID
     application_id: uuid.UUID
@@ -64,7 +64,7 @@ class LinkRow(NamedTuple):
 
 class ClickRow(NamedTuple):
     click_id: uuid.UUID
-    tracking_id: str
+    tracking_id: str | None
     clicked_at: datetime
     ip_address: Ip
     user_agent: str | None
@@ -84,6 +84,7 @@ class ContactRow(NamedTuple):
     name: str
     role: str
     created_at: datetime
+    email_tracking_id: str
 
 
 class EventRow(NamedTuple):
@@ -92,8 +93,10 @@ class EventRow(NamedTuple):
     event_type: str
     event_data: str | None  # json
     event_timestamp: datetime
-    tracking_id: str
+    tracking_id: str | None
     user_agent: str | None
     ip_address: Ip
     clicked_url: str | None
     created_at: datetime
+    is_machine: bool
+    machine_reason: str | None

@@ -35,10 +35,18 @@ from domain.predictions import (
     backtest,
     calibrate,
     classify,
+    decile_of,
     is_positive,
 )
 
-__all__ = ["TARGET_ACCURACY", "BacktestReport", "TimeSplit", "run_backtest", "summary_sentence"]
+__all__ = [
+    "TARGET_ACCURACY",
+    "BacktestReport",
+    "EmailSignals",
+    "TimeSplit",
+    "run_backtest",
+    "summary_sentence",
+]
 
 TARGET_ACCURACY = 0.6
 """Seed 000 success metric: "> 60% accuracy" (met when accuracy is strictly above it)."""
@@ -50,6 +58,7 @@ class _Scored:
     clicks: int
     reached_interview: bool
     point: HistoryPoint
+    opened: bool = False  # a human open of its email within the observation window
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,31 @@ class TimeSplit:
 
 
 @dataclass(frozen=True)
+class EmailSignals:
+    """The same backtest with a human email open as a second feature (issue 17).
+
+    Without it, P(interview) is the shrunk interview rate of the score decile; with it, of the
+    (score decile, human open within the window) cell, shrunk toward the decile's rate with
+    the same prior strength. The predicted classes (score thresholds) do not change, so only
+    the probability figures (AUC, Brier score) can.
+    """
+
+    applications_with_human_open: int
+    auc_without: float | None
+    auc_with: float | None
+    brier_without: float | None
+    brier_with: float | None
+    time_split_auc_without: float | None
+    time_split_auc_with: float | None
+    time_split_brier_without: float | None
+    time_split_brier_with: float | None
+    raises_auc: bool
+    """On the out-of-sample time split when there is one (in-sample AUC is optimistic), and
+    by more than rounding: the evidence this feature earns its place in the prediction."""
+    summary: str
+
+
+@dataclass(frozen=True)
 class BacktestReport:
     observation_days: int
     overall: BacktestResult
@@ -67,13 +101,18 @@ class BacktestReport:
     target_accuracy: float
     meets_target: bool
     summary: str
+    email_signals: EmailSignals | None = None
 
 
 def _score(app: PastApplication, horizon: timedelta, tz: tzinfo) -> _Scored:
+    as_of = past_as_of(app, horizon)
     score, clicks = engagement_score_as_of(
-        applied_at=app.created_at, clicks=app.clicks, as_of=past_as_of(app, horizon), tz=tz
+        applied_at=app.created_at, clicks=app.clicks, as_of=as_of, tz=tz
     )
+    # Strictly before the interview (past_as_of stops there): an open after it says nothing.
+    opened = app.first_human_open_at is not None and app.first_human_open_at < as_of
     return _Scored(
+        opened=opened,
         score=score,
         clicks=clicks,
         reached_interview=app.reached_interview,
@@ -91,14 +130,32 @@ def _evaluate(
     *,
     prior_strength: float,
     default_prior: float,
+    with_opens: bool = False,
 ) -> BacktestResult:
+    """Calibrate on ``train``, score ``test``. ``with_opens``: P(interview) of the (decile,
+    human open) cell of ``train``, shrunk toward the decile's rate (EmailSignals)."""
     calibration = calibrate(
         [s.point for s in train], prior_strength=prior_strength, default_prior=default_prior
     )
+    cells: dict[tuple[int, bool], list[int]] = {}
+    if with_opens:
+        for s in train:
+            cell = cells.setdefault((decile_of(s.score), s.opened), [0, 0])
+            cell[0] += 1
+            cell[1] += s.reached_interview
+
+    def probability(s: _Scored) -> float:
+        p = calibration.p_interview(s.score)
+        if not with_opens:
+            return p
+        n, k = cells.get((decile_of(s.score), s.opened), (0, 0))
+        denominator = n + prior_strength
+        return (k + prior_strength * p) / denominator if denominator else p
+
     return backtest(
         [
             BacktestSample(
-                probability=calibration.p_interview(s.score),
+                probability=probability(s),
                 predicted_positive=is_positive(
                     classify(total_click_events=s.clicks, engagement_score=s.score)
                 ),
@@ -106,6 +163,65 @@ def _evaluate(
             )
             for s in test
         ]
+    )
+
+
+# A difference smaller than this is noise of rounding and ties, not a gain.
+_MIN_AUC_GAIN = 0.005
+
+
+def _email_signals(
+    scored: Sequence[_Scored],
+    overall: BacktestResult,
+    split: TimeSplit | None,
+    older: Sequence[_Scored],
+    newer: Sequence[_Scored],
+    *,
+    prior_strength: float,
+    default_prior: float,
+) -> EmailSignals:
+    with_opens = _evaluate(
+        scored, scored, prior_strength=prior_strength, default_prior=default_prior, with_opens=True
+    )
+    split_with: BacktestResult | None = None
+    if split is not None:
+        split_with = _evaluate(
+            older,
+            newer,
+            prior_strength=prior_strength,
+            default_prior=default_prior,
+            with_opens=True,
+        )
+    if split is not None and split_with is not None:
+        judged_without, judged_with, where = split.result.auc, split_with.auc, "out of sample"
+    else:
+        judged_without, judged_with, where = overall.auc, with_opens.auc, "in sample"
+    raises = (
+        judged_without is not None
+        and judged_with is not None
+        and judged_with - judged_without > _MIN_AUC_GAIN
+    )
+    opened = sum(1 for s in scored if s.opened)
+    if judged_without is None or judged_with is None:
+        summary = "Not enough outcomes to compare the AUC with and without email opens."
+    else:
+        verb = "raises" if raises else "does not raise"
+        summary = (
+            f"A human email open {verb} the AUC {where}: {judged_with:.3f} with it, "
+            f"{judged_without:.3f} without ({opened} of {len(scored)} applications had one)."
+        )
+    return EmailSignals(
+        applications_with_human_open=opened,
+        auc_without=overall.auc,
+        auc_with=with_opens.auc,
+        brier_without=overall.brier_score,
+        brier_with=with_opens.brier_score,
+        time_split_auc_without=None if split is None else split.result.auc,
+        time_split_auc_with=None if split_with is None else split_with.auc,
+        time_split_brier_without=None if split is None else split.result.brier_score,
+        time_split_brier_with=None if split_with is None else split_with.brier_score,
+        raises_auc=raises,
+        summary=summary,
     )
 
 
@@ -163,9 +279,9 @@ def run_backtest(
     scored = [_score(app, horizon, tz) for app in ordered]
     overall = _evaluate(scored, scored, prior_strength=prior_strength, default_prior=default_prior)
     split: TimeSplit | None = None
+    half = len(scored) // 2
+    older, newer = scored[:half], scored[half:]
     if len(scored) >= 2:
-        half = len(scored) // 2
-        older, newer = scored[:half], scored[half:]
         split = TimeSplit(
             calibrated_on=len(older),
             evaluated_on=len(newer),
@@ -182,5 +298,14 @@ def run_backtest(
         meets_target=meets,
         summary=summary_sentence(
             observation_days=observation_days, overall=overall, time_split=split
+        ),
+        email_signals=_email_signals(
+            scored,
+            overall,
+            split,
+            older,
+            newer,
+            prior_strength=prior_strength,
+            default_prior=default_prior,
         ),
     )

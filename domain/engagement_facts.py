@@ -49,6 +49,7 @@ def facts_from_clicks(
     as_of: datetime,
     tz: tzinfo,
     status: str,
+    email_undeliverable: bool = False,
 ) -> EngagementFacts:
     """The SPEC §4 metrics of one application, as the facts a prediction needs."""
     clicks = list(clicks)
@@ -77,6 +78,7 @@ def facts_from_clicks(
             _round(days_exact(as_of_utc - applied_at.astimezone(UTC)), 4), Decimal(0)
         ),
         status=status,
+        email_undeliverable=email_undeliverable,
     )
 
 
@@ -89,6 +91,9 @@ class PastApplication:
     reached_interview: bool
     first_interview_at: datetime | None
     clicks: tuple[ClickEvent, ...]
+    first_human_open_at: datetime | None = None
+    """The first human open of an email to one of its contacts (issue 17; machine opens of
+    mail privacy proxies and scanners are not in it)."""
 
 
 def past_as_of(app: PastApplication, horizon: timedelta) -> datetime:

@@ -113,6 +113,9 @@ class EngagementFacts:
     calendly_hours_after_applying: Decimal | None
     days_since_applied: Decimal
     status: str
+    email_undeliverable: bool = False
+    """Every contact of the application hard-bounced, reported spam or unsubscribed (issue
+    17): no action may suggest writing to them again."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,6 +357,18 @@ ACTION_LINKEDIN_CURRENT = (
     "Make sure your LinkedIn profile is current: it is the only link the employer opened"
 )
 ACTION_NO_ENGAGEMENT_LATE = "Send a polite follow-up email, or move on to other openings"
+ACTION_DO_NOT_EMAIL = (
+    "Do not email this employer's contacts again: each bounced, reported your email as spam "
+    "or unsubscribed; reach out another way (LinkedIn, the company's careers page) if at all"
+)
+_EMAIL_ACTIONS = frozenset(
+    {
+        ACTION_FOLLOW_UP_24H,
+        ACTION_FOLLOW_UP_POSSIBLE,
+        ACTION_FOLLOW_UP_UNLIKELY,
+        ACTION_NO_ENGAGEMENT_LATE,
+    }
+)
 
 
 def recommended_actions(facts: EngagementFacts, outcome: Outcome) -> list[str]:
@@ -367,6 +382,8 @@ def recommended_actions(facts: EngagementFacts, outcome: Outcome) -> list[str]:
     within 24 hours; either -> prepare for an interview request; POSSIBLE -> follow up within 2-3
     days; UNLIKELY -> a brief follow-up; LinkedIn the only link type clicked -> keep the profile
     current; NO_ENGAGEMENT -> after 7 days a polite follow-up or move on, before that wait.
+    When ``email_undeliverable``, no action suggests an email: the follow-ups (and the wait for
+    one) give way to one action that says not to write again.
     """
     if facts.status != "applied":
         return []
@@ -386,7 +403,10 @@ def recommended_actions(facts: EngagementFacts, outcome: Outcome) -> list[str]:
         out.append(ACTION_FOLLOW_UP_UNLIKELY)
     if linkedin_only:
         out.append(ACTION_LINKEDIN_CURRENT)
-    if outcome is Outcome.NO_ENGAGEMENT:
+    if facts.email_undeliverable:
+        out = [a for a in out if a not in _EMAIL_ACTIONS]
+        out.append(ACTION_DO_NOT_EMAIL)
+    elif outcome is Outcome.NO_ENGAGEMENT:
         if facts.days_since_applied >= NO_ENGAGEMENT_FOLLOW_UP_DAYS:
             out.append(ACTION_NO_ENGAGEMENT_LATE)
         else:

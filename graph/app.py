@@ -33,6 +33,7 @@ from graph.observability import (
     RequestIdMiddleware,
     metrics_text,
 )
+from graph.pixel import Pixel
 from graph.rest import make_routes
 from graph.schema import schema
 from graph.track import Tracker
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> Starlette:
         )
     view = GraphQLView(schema, graphql_ide="graphiql", allow_queries_via_get=False)
     tracker = Tracker(settings)
+    pixel = Pixel()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -129,6 +131,7 @@ def create_app(settings: Settings) -> Starlette:
         )
         view.resources = resources
         tracker.start(links, appender)
+        pixel.appender = appender
         app.state.resources = resources
         app.state.spool = spool
         try:
@@ -197,6 +200,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/static", app=pages.static_files()),
         WebSocketRoute("/graphql", view),  # subscriptions (graphql-transport-ws)
         Route("/track/health", tracker.health),
+        Route("/o/{tracking_id}.gif", pixel.endpoint, methods=["GET"]),
         # Answered by TrackFastPath before Starlette sees them, except with a root path.
         Route("/track/{tracking_id}", tracker.redirect, methods=["GET", "HEAD"]),
         # The seed 000 REST paths, answered by the GraphQL resolvers (graph.rest).

@@ -17,8 +17,10 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import applications as app_db
+from db import email as email_db
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
 from db.contacts import ContactRow
+from db.email import Deliverability, EmailCounts
 from db.engagement import EngagementRow, engagement_by_applications
 from db.engine import Db
 from db.follow_ups import DeliveryRow
@@ -182,6 +184,47 @@ class WebhookDeliveriesByFollowUpLoader(AccountLoader[uuid.UUID, list[DeliveryRo
         return []
 
 
+# Email engagement (issue 17): db/email.py. A contact or application without contacts or
+# events loads as empty figures, a contact without a stopping event as deliverable.
+class EmailCountsByApplicationLoader(AccountLoader[uuid.UUID, EmailCounts]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, EmailCounts]:
+        return await email_db.email_counts(
+            db, account_id=self.account_id, by="application", ids=keys
+        )
+
+    def missing(self) -> EmailCounts:
+        return email_db.empty_counts()
+
+
+class EmailCountsByContactLoader(AccountLoader[uuid.UUID, EmailCounts]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, EmailCounts]:
+        return await email_db.email_counts(db, account_id=self.account_id, by="contact", ids=keys)
+
+    def missing(self) -> EmailCounts:
+        return email_db.empty_counts()
+
+
+class DeliverabilityByContactLoader(AccountLoader[uuid.UUID, Deliverability]):
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, Deliverability]:
+        return await email_db.deliverability_by_contacts(db, account_id=self.account_id, ids=keys)
+
+    def missing(self) -> Deliverability:
+        return email_db.DELIVERABLE
+
+
+class UndeliverableByApplicationLoader(AccountLoader[uuid.UUID, bool]):
+    """True for an application whose contacts may none of them be written to."""
+
+    async def fetch(self, db: Db, keys: list[uuid.UUID]) -> dict[uuid.UUID, bool]:
+        found = await email_db.applications_without_deliverable_contact(
+            db, account_id=self.account_id, ids=keys
+        )
+        return dict.fromkeys(found, True)
+
+    def missing(self) -> bool:
+        return False
+
+
 class Loaders:
     """The request's loaders, each made on first use (most requests touch two or three).
 
@@ -254,3 +297,20 @@ class Loaders:
     @cached_property
     def webhook_deliveries_by_follow_up(self) -> WebhookDeliveriesByFollowUpLoader:
         return WebhookDeliveriesByFollowUpLoader(self.engine, self.account_id)
+
+    # Email engagement (issue 17).
+    @cached_property
+    def email_counts_by_application(self) -> EmailCountsByApplicationLoader:
+        return EmailCountsByApplicationLoader(self.engine, self.account_id)
+
+    @cached_property
+    def email_counts_by_contact(self) -> EmailCountsByContactLoader:
+        return EmailCountsByContactLoader(self.engine, self.account_id)
+
+    @cached_property
+    def deliverability_by_contact(self) -> DeliverabilityByContactLoader:
+        return DeliverabilityByContactLoader(self.engine, self.account_id)
+
+    @cached_property
+    def undeliverable_by_application(self) -> UndeliverableByApplicationLoader:
+        return UndeliverableByApplicationLoader(self.engine, self.account_id)

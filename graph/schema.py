@@ -21,6 +21,7 @@ from graph.resolvers.analytics import AnalyticsQueries
 from graph.resolvers.analytics_jobs import AnalyticsJobMutations, AnalyticsJobQueries
 from graph.resolvers.application_analytics import ApplicationAnalyticsQueries
 from graph.resolvers.applications import ApplicationQueries
+from graph.resolvers.email import EmailQueries
 from graph.resolvers.ingestion import IngestionMutations, IngestionQueries
 from graph.resolvers.jobs import JobMutations
 from graph.resolvers.live import LiveSubscriptions
@@ -37,6 +38,7 @@ Query = merge_types(
         IngestionQueries,
         AnalyticsJobQueries,
         AccountQueries,
+        EmailQueries,
     ),
 )
 Mutation = merge_types(

@@ -25,12 +25,14 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from db.email import PixelOpen
 from db.ingest import ClickEntry
 from jobs.spool import Spool
 
 log = logging.getLogger("linkinsights.clicks")
 
-FIELD = b"c"  # the one field of a stream entry: the click as JSON
+FIELD = b"c"  # the one field of a stream entry: the click (or open) as JSON
+KIND_OPEN = "open"  # an entry's "k": an email open (graph/pixel.py); a click has none
 _REPLAY_CHUNK = 500
 _PROBE_INTERVAL = 0.5
 
@@ -71,6 +73,40 @@ def decode(raw: bytes) -> ClickEntry:
         request_method=d["m"],
         metadata=dict(d["md"] or {}),
     )
+
+
+def encode_open(entry: PixelOpen) -> bytes:
+    return orjson.dumps(
+        {
+            "k": KIND_OPEN,
+            "id": str(entry.event_id),
+            "t": entry.tracking_id,
+            "at": entry.opened_at.isoformat(),
+            "ip": entry.ip_address,
+            "ua": entry.user_agent,
+            "bot": entry.is_machine,
+            "why": entry.machine_reason,
+            "dnt": entry.dnt,
+        }
+    )
+
+
+def decode_entry(raw: bytes) -> ClickEntry | PixelOpen:
+    """A click (`encode`) or an email open (`encode_open`), by the entry's kind; ValueError
+    (or KeyError, TypeError) for anything else."""
+    d = orjson.loads(raw)
+    if isinstance(d, dict) and d.get("k") == KIND_OPEN:
+        return PixelOpen(
+            event_id=uuid.UUID(d["id"]),
+            tracking_id=str(d["t"]),
+            opened_at=datetime.fromisoformat(d["at"]),
+            ip_address=d["ip"],
+            user_agent=d["ua"],
+            is_machine=bool(d["bot"]),
+            machine_reason=d["why"],
+            dnt=bool(d["dnt"]),
+        )
+    return decode(raw)
 
 
 Pending = tuple[bytes, "asyncio.Future[str]"]
@@ -122,8 +158,16 @@ class ClickAppender:
         self.spool.close()
 
     async def append(self, entry: ClickEntry) -> str:
+        return await self._append(encode(entry))
+
+    async def append_open(self, entry: PixelOpen) -> str:
+        """An email open (graph/pixel.py), the same way: the flusher writes it with
+        db.email.insert_opens."""
+        return await self._append(encode_open(entry))
+
+    async def _append(self, raw: bytes) -> str:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((encode(entry), future))
+        self._queue.put_nowait((raw, future))
         return await future
 
     async def _write_forever(self) -> None:

@@ -34,9 +34,10 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.email import PixelOpen, insert_opens, reclassify_contacts
 from db.ingest import BatchResult, ClickEntry, store_clicks
 from graph.aggregate_cache import invalidate_accounts
-from jobs.click_stream import FIELD, decode, reraise_cancellation
+from jobs.click_stream import FIELD, decode_entry, reraise_cancellation
 
 log = logging.getLogger("linkinsights.flusher")
 
@@ -58,7 +59,7 @@ FLUSH_LAG = Histogram(
 FLUSHED = Counter(
     "linkinsights_clicks_flushed_total",
     "Clicks taken off the stream, by outcome",
-    ["outcome"],  # stored, duplicate, dropped (link deleted), rejected (unreadable entry)
+    ["outcome"],  # stored, duplicate, dropped (link deleted), rejected (unreadable), open
 )
 FLUSH_RETRIES = Counter(
     "linkinsights_click_flush_retries_total",
@@ -83,7 +84,8 @@ def clicks_channel(account_id: uuid.UUID | str) -> str:
 @dataclass(frozen=True, slots=True)
 class Entry:
     entry_id: bytes
-    click: ClickEntry | None  # None: an entry that cannot be read (acknowledged, counted)
+    click: ClickEntry | None  # None: an open, or an entry that cannot be read (counted)
+    open: PixelOpen | None = None  # an email open of the pixel (issue 17)
 
 
 def consumer_name() -> str:
@@ -224,14 +226,18 @@ class Flusher:
     @staticmethod
     def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
         try:
-            return Entry(entry_id, decode(fields[FIELD]))
+            found = decode_entry(fields[FIELD])
         except (KeyError, ValueError, TypeError) as exc:
             log.error("unreadable stream entry %r: %s", entry_id, exc)
             return Entry(entry_id, None)
+        if isinstance(found, PixelOpen):
+            return Entry(entry_id, None, found)
+        return Entry(entry_id, found)
 
     async def _write_until_done(self, entries: Sequence[Entry]) -> None:
         """Store and acknowledge one batch, retrying (capped backoff) until both succeed."""
         clicks = [e.click for e in entries if e.click is not None]
+        opens = [e.open for e in entries if e.open is not None]
         backoff = 0.1
         result: BatchResult | None = None
         while result is None:
@@ -239,7 +245,11 @@ class Flusher:
                 return  # not stored: pending, for the next flusher
             started = time.perf_counter()
             try:
-                result = await self._store(clicks)
+                # Two transactions: a retry after the second failed stores the clicks again,
+                # once (each insert is idempotent on its id).
+                stored = await self._store(clicks)
+                await self._store_opens(opens)
+                result = stored
             except _DB_DOWN as exc:
                 reraise_cancellation()
                 self._failed("postgres", exc)
@@ -256,7 +266,8 @@ class Flusher:
         FLUSHED.labels("stored").inc(result.inserted)
         FLUSHED.labels("dropped").inc(result.dropped)
         FLUSHED.labels("duplicate").inc(len(clicks) - result.inserted - result.dropped)
-        FLUSHED.labels("rejected").inc(len(entries) - len(clicks))
+        FLUSHED.labels("rejected").inc(len(entries) - len(clicks) - len(opens))
+        FLUSHED.labels("open").inc(len(opens))
         backoff = 0.1
         while True:
             if self._stopping.is_set():
@@ -292,6 +303,26 @@ class Flusher:
             flagged=sum(p.flagged for p in parts),
             stored=[s for p in parts for s in p.stored],
         )
+
+    async def _store_opens(self, opens: Sequence[PixelOpen]) -> None:
+        """Email opens in one transaction (db.email: idempotent on the event id, an unknown
+        pixel id stores nothing, then the machine rules over the contacts that got one); an
+        open PostgreSQL refuses as data is logged and left out, as a click is."""
+        if not opens:
+            return
+        try:
+            async with self.engine.begin() as conn:
+                contacts = await insert_opens(conn, opens)
+                await reclassify_contacts(conn, contacts)
+            return
+        except DBAPIError as exc:
+            if not _bad_data(exc):
+                raise
+            if len(opens) == 1:
+                log.error("PostgreSQL refused email open %s: %s", opens[0].event_id, exc.orig)
+                return
+        for one in opens:
+            await self._store_opens([one])
 
     async def _ack(self, ids: Sequence[bytes]) -> None:
         pipe = self.redis.pipeline(transaction=False)

@@ -1,4 +1,5 @@
-"""Re-apply the current bot rules to stored clicks (`linkinsights reclassify`).
+"""Re-apply the current bot rules to stored clicks, and the machine rules to stored email
+events (`linkinsights reclassify`).
 
 Works in chunks of applications (a scanner burst never crosses applications), then over the
 clicks of links without an application (request rules only). Each chunk is its own
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import clicks as clicks_db
+from db import email as email_db
 from db.clicks import StoredClick
 from domain.bots import (
     REASON_CRAWLER_USER_AGENT,
@@ -70,4 +72,22 @@ async def reclassify_all(
             examined += len(stored)
             changed += await clicks_db.set_verdicts(session, verdicts=verdicts(stored))
         after = stored[-1].click_id
+    return examined, changed
+
+
+async def reclassify_email_events(
+    sessionmaker: async_sessionmaker[AsyncSession], *, chunk: int = 500
+) -> tuple[int, int]:
+    """The machine-open rules (domain/email.py) over every contact's events, ``chunk``
+    contacts per transaction. Returns (contacts examined, verdicts changed)."""
+    examined = changed = 0
+    after: uuid.UUID | None = None
+    while True:
+        async with sessionmaker() as session, session.begin():
+            ids = await email_db.contact_ids_page(session, after=after, limit=chunk)
+            if not ids:
+                break
+            examined += len(ids)
+            changed += await email_db.reclassify_contacts(session, ids)
+        after = ids[-1]
     return examined, changed

@@ -98,6 +98,9 @@ async def deliver_follow_up_webhook(ctx: dict[str, Any], follow_up_id: str) -> s
             return "skipped: no follow-up or no webhook URL"
         if target.delivered:
             return "skipped: already delivered"
+        if target.undeliverable:
+            # A follow-up is an email to write; none may be sent to these contacts any more.
+            return "skipped: every contact is undeliverable"
         if target.attempts >= settings.webhook_max_attempts:
             return "skipped: attempts exhausted"
         secret = target.secret or await ensure_webhook_secret(

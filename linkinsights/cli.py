@@ -434,16 +434,19 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 def reclassify(
     chunk: Annotated[int, typer.Option(min=1, help="Applications per transaction")] = 500,
 ) -> None:
-    """Re-apply the current bot rules (agents, HEAD, referrers, bursts) to stored clicks."""
+    """Re-apply the current bot rules (agents, HEAD, referrers, bursts) to stored clicks, and
+    the machine-open rules to stored email events."""
 
-    async def go(settings: Settings) -> tuple[int, int]:
+    async def go(settings: Settings) -> tuple[int, int, int, int]:
         from db.engine import make_engine, make_sessionmaker
-        from jobs.reclassify import reclassify_all
+        from jobs.reclassify import reclassify_all, reclassify_email_events
 
         assert settings.database_url is not None
         engine = make_engine(settings.database_url, pool_size=2)
         try:
-            found = await reclassify_all(make_sessionmaker(engine), chunk=chunk)
+            sessionmaker = make_sessionmaker(engine)
+            found = await reclassify_all(sessionmaker, chunk=chunk)
+            emails = await reclassify_email_events(sessionmaker, chunk=chunk)
         finally:
             await engine.dispose()
         if found[1] and settings.redis_url:
@@ -457,10 +460,13 @@ def reclassify(
                 await invalidate_quietly(redis, None)
             finally:
                 await redis.aclose()
-        return found
+        return (*found, *emails)
 
-    examined, changed = run_async(go)
+    examined, changed, contacts, email_changed = run_async(go)
     typer.echo(f"reclassified {examined} clicks: {changed} verdicts changed")
+    typer.echo(
+        f"reclassified the email events of {contacts} contacts: {email_changed} verdicts changed"
+    )
 
 
 @app.command()

@@ -27,6 +27,7 @@ from db import accounts as accounts_db
 from db import applications as app_db
 from db import clicks as clicks_db
 from db import contacts as contacts_db
+from db import email as email_db
 from db import links as links_db
 from db.applications import ApplicationRow, JobRow
 from db.clicks import ClickRow
@@ -34,6 +35,7 @@ from db.ingest import CLIENT_CLICK_ID_KEY, ClickEntry
 from db.links import LinkRow
 from db.session import mark_app_writer
 from domain.bots import classify_request
+from domain.email import MachineVerdict, classify_fetch
 from domain.ids import uuid7
 from domain.sources import detect_click_source
 from domain.validation import (
@@ -182,6 +184,28 @@ def _json_object(value: Any, *, field: str) -> dict[str, Any] | None:
     return value
 
 
+def _bounce_data(
+    event_type: str, bounce_type: BounceType | None, data: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The event data with a valid bounce_type for a bounce (seed 004: hard or soft)."""
+    if event_type != "bounced":
+        if bounce_type is not None:
+            raise BadUserInput("bounceType is only for BOUNCED events", field="bounceType")
+        return data
+    given = (data or {}).get("bounce_type")
+    if bounce_type is not None:
+        if given is not None and given != bounce_type.value:
+            raise BadUserInput("bounceType and eventData.bounce_type disagree", field="bounceType")
+        return {**(data or {}), "bounce_type": bounce_type.value}
+    if given not in ("hard", "soft"):
+        raise BadUserInput(
+            "A BOUNCED event needs bounceType (HARD or SOFT) or eventData.bounce_type "
+            "'hard' or 'soft'",
+            field="bounceType",
+        )
+    return data
+
+
 def _ip(value: str | None, *, field: str) -> str | None:
     if value is None or not value.strip():
         return None
@@ -290,7 +314,20 @@ class EmailEventType(Enum):
 assert {e.value for e in EmailEventType} == set(EMAIL_EVENT_TYPES)
 
 
-@strawberry.input(description="An email event of an application's contact (seed 004).")
+@strawberry.enum(
+    description="hard: the address does not exist (the contact becomes "
+    "undeliverable); soft: a temporary failure (mailbox full, server down)."
+)
+class BounceType(Enum):
+    HARD = "hard"
+    SOFT = "soft"
+
+
+@strawberry.input(
+    description="An email event of an application's contact (seed 004), as an email provider "
+    "reports it. With providerEventId the mutation is idempotent: the same id again records "
+    "nothing and returns the event recorded the first time."
+)
 class RecordEmailEventInput:
     contact_id: strawberry.ID
     event_type: EmailEventType
@@ -300,6 +337,19 @@ class RecordEmailEventInput:
     clicked_url: str | None = None
     user_agent: str | None = None
     ip_address: str | None = None
+    provider_event_id: str | None = strawberry.field(
+        default=None, description="The provider's id of this event (at most 200 characters)."
+    )
+    bounce_type: BounceType | None = strawberry.field(
+        default=None,
+        description="Required for BOUNCED (or eventData.bounce_type 'hard'/'soft'); stored as "
+        "eventData.bounce_type.",
+    )
+
+
+@strawberry.input
+class CreateEmailTrackingIdInput:
+    contact_id: strawberry.ID
 
 
 @strawberry.input
@@ -703,27 +753,58 @@ class IngestionMutations:
             )
             tracking_id = validate_text(input.tracking_id, field="tracking_id", max_length=100)
             user_agent = validate_text(input.user_agent, field="user_agent", max_length=2000)
+            provider_event_id = validate_text(
+                input.provider_event_id, field="provider_event_id", max_length=200
+            )
         except ValidationError as exc:
             raise bad_input(exc) from exc
         ip_address = _ip(input.ip_address, field="ipAddress")
+        event_type = input.event_type.value
+        data = _bounce_data(event_type, input.bounce_type, data)
+        verdict = (
+            classify_fetch(user_agent=user_agent, ip_address=ip_address)
+            if event_type in ("opened", "clicked")
+            else MachineVerdict.human()
+        )
         async with ctx.sessionmaker() as session, session.begin():
             contact = await contacts_db.contact_of_account(
                 session, account_id=viewer.account_id, contact_id=contact_id
             )
             if contact is None:
                 raise _missing("contactId", input.contact_id, "contact")
-            row = await contacts_db.insert_email_event(
+            recorded = await email_db.record_event(
                 session,
                 contact_id=contact.id,
-                event_type=input.event_type.value,
+                event_type=event_type,
                 event_data=data,
                 event_timestamp=when,
                 tracking_id=tracking_id,
                 user_agent=user_agent,
                 ip_address=ip_address,
                 clicked_url=clicked_url,
+                provider_event_id=provider_event_id,
+                is_machine=verdict.is_machine,
+                machine_reason=verdict.reason,
             )
-        return EmailEvent(row=row)
+        return EmailEvent(row=recorded.row)
+
+    @strawberry.mutation(
+        description="Give a contact the id of its open pixel (Contact.openPixelUrl, GET "
+        "/o/{emailTrackingId}.gif). A contact that has one keeps it."
+    )
+    async def create_email_tracking_id(
+        self, info: strawberry.Info[Context, None], input: CreateEmailTrackingIdInput
+    ) -> Contact:
+        ctx = info.context
+        viewer = ctx.require("write")
+        contact_id = _id(input.contact_id, field="contactId")
+        async with ctx.sessionmaker() as session, session.begin():
+            row = await email_db.ensure_email_tracking_id(
+                session, account_id=viewer.account_id, contact_id=contact_id
+            )
+            if row is None:
+                raise _missing("contactId", input.contact_id, "contact")
+        return Contact(row=row)
 
     @strawberry.mutation(
         description="GDPR erasure: the application with its links, clicks, contacts, email "

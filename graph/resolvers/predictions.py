@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import strawberry
 
+from db import email as email_db
 from db import follow_ups as follow_ups_db
 from db import predictions as predictions_db
 from domain.backtesting import run_backtest
@@ -141,15 +143,22 @@ class PredictionQueries:
                 field="observationDays",
             )
         age = max(observation_days, ctx.settings.outcome_age_days)
+        created_before = datetime.now(UTC) - timedelta(days=age)
         async with ctx.sessionmaker() as session:
             past = await predictions_db.past_applications(
                 session,
                 account_id=viewer.account_id,
-                created_before=datetime.now(UTC) - timedelta(days=age),
+                created_before=created_before,
                 horizon_days=observation_days,
             )
+            opens = await email_db.first_human_opens(
+                session, account_id=viewer.account_id, created_before=created_before
+            )
         report = run_backtest(
-            past.applications,
+            [
+                replace(app, first_human_open_at=opens.get(app.application_id))
+                for app in past.applications
+            ],
             observation_days=observation_days,
             tz=zone(viewer.timezone),
             prior_strength=ctx.settings.calibration_prior_strength,

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from db.applications import ApplicationRow, JobRow, StatusChangeRow
+from db.email import empty_counts
 from graph.context import Context
 from graph.types.common import STATUS_BY_VALUE, ApplicationStatus
 from graph.types.engagement import EngagementMetrics
 from graph.types.link import ClickConnection, Contact, TrackedLink, resolve_clicks
 
 if TYPE_CHECKING:
+    from graph.types.email import EmailAnalytics
     from graph.types.prediction import Prediction
 
 
@@ -127,6 +129,17 @@ class Application:
     async def contacts(self, info: strawberry.Info[Context, None]) -> list[Contact]:
         rows = await info.context.loaders.contacts_by_application.load(self.row.id)
         return [Contact(row=r) for r in rows or []]
+
+    @strawberry.field(
+        description="Email engagement of the application's contacts (human events only)."
+    )
+    async def email_analytics(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[EmailAnalytics, strawberry.lazy("graph.types.email")]:
+        from graph.types.email import EmailAnalytics
+
+        counts = await info.context.loaders.email_counts_by_application.load(self.row.id)
+        return EmailAnalytics.build(counts or empty_counts())
 
     @strawberry.field(description="Live prediction from the clicks so far (SPEC §6).")
     async def prediction(

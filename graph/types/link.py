@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 
 from db.clicks import ClickRow, Keyset
 from db.contacts import ContactRow, EmailEventRow
+from db.email import empty_counts
 from db.links import LinkRow
 from graph.context import Context
 from graph.errors import BadUserInput
@@ -22,6 +23,7 @@ from graph.types.common import require_uuid
 
 if TYPE_CHECKING:
     from graph.types.application import Application, Job
+    from graph.types.email import EmailAnalytics
 
 
 @strawberry.type(description="One click on a tracked link, with its bot verdict.")
@@ -229,6 +231,43 @@ class Contact:
     def created_at(self) -> datetime:
         return self.row.created_at
 
+    @strawberry.field(
+        description="The id in the contact's open pixel; createEmailTrackingId makes one."
+    )
+    def email_tracking_id(self) -> str | None:
+        return self.row.email_tracking_id
+
+    @strawberry.field(
+        description="The open pixel to embed in an email to this contact: "
+        '<img src="..." width="1" height="1" alt="">.'
+    )
+    def open_pixel_url(self, info: strawberry.Info[Context, None]) -> str | None:
+        tid = self.row.email_tracking_id
+        if tid is None:
+            return None
+        return f"{info.context.settings.public_base_url.rstrip('/')}/o/{tid}.gif"
+
+    @strawberry.field(
+        description="True after a hard bounce, a spam report or an unsubscribe: nothing in "
+        "linkinsights suggests writing to this contact again."
+    )
+    async def undeliverable(self, info: strawberry.Info[Context, None]) -> bool:
+        return await self.undeliverable_reason(info) is not None
+
+    @strawberry.field(description="hard_bounce, spam_reported or unsubscribed; null if none.")
+    async def undeliverable_reason(self, info: strawberry.Info[Context, None]) -> str | None:
+        found = await info.context.loaders.deliverability_by_contact.load(self.row.id)
+        return None if found is None else found.undeliverable_reason
+
+    @strawberry.field(description="This contact's email engagement (human events only).")
+    async def email_analytics(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[EmailAnalytics, strawberry.lazy("graph.types.email")]:
+        from graph.types.email import EmailAnalytics
+
+        counts = await info.context.loaders.email_counts_by_contact.load(self.row.id)
+        return EmailAnalytics.build(counts or empty_counts())
+
 
 @strawberry.type(description="An email event of a contact (seed 004 engagement_tracking).")
 class EmailEvent:
@@ -271,3 +310,21 @@ class EmailEvent:
     @strawberry.field
     def ip_address(self) -> str | None:
         return self.row.ip_address
+
+    @strawberry.field(
+        description="A mail privacy proxy, an image proxy or a scanner rather than a person "
+        "(opens and clicks); machineReason says which rule."
+    )
+    def is_machine(self) -> bool:
+        return self.row.is_machine
+
+    @strawberry.field(
+        description="apple_mpp_user_agent, apple_mpp_network, gmail_image_proxy, "
+        "opened_at_delivery or scanner_burst"
+    )
+    def machine_reason(self) -> str | None:
+        return self.row.machine_reason
+
+    @strawberry.field(description="The email provider's id of the event, when it sent one.")
+    def provider_event_id(self) -> str | None:
+        return self.row.provider_event_id

@@ -11,7 +11,7 @@ import strawberry
 
 from db.applications import ApplicationRow
 from domain import predictions as dp
-from domain.backtesting import BacktestReport, TimeSplit
+from domain.backtesting import BacktestReport, EmailSignals, TimeSplit
 from domain.engagement_facts import facts_from_clicks
 from domain.metrics import ClickEvent
 from graph.context import Context
@@ -119,19 +119,28 @@ async def predict_clicks(
     as_of: datetime,
     status: str,
     calibration: dp.Calibration,
+    email_undeliverable: bool = False,
 ) -> dp.Prediction:
     viewer = ctx.require("read")
     facts = facts_from_clicks(
-        applied_at=applied_at, clicks=clicks, as_of=as_of, tz=zone(viewer.timezone), status=status
+        applied_at=applied_at,
+        clicks=clicks,
+        as_of=as_of,
+        tz=zone(viewer.timezone),
+        status=status,
+        email_undeliverable=email_undeliverable,
     )
     return dp.predict(facts, calibration)
 
 
 async def prediction_for(ctx: Context, row: ApplicationRow) -> Prediction:
-    """The live prediction of a stored application: its clicks and the account's calibration
-    both come through loaders, so a list of applications costs two statements in all."""
-    clicks, calibration = await asyncio.gather(
-        ctx.loaders.human_clicks_by_application.load(row.id), calibration_for(ctx)
+    """The live prediction of a stored application: its clicks, the account's calibration and
+    whether its contacts may still be written to come through loaders, so a list of
+    applications costs three statements in all."""
+    clicks, calibration, undeliverable = await asyncio.gather(
+        ctx.loaders.human_clicks_by_application.load(row.id),
+        calibration_for(ctx),
+        ctx.loaders.undeliverable_by_application.load(row.id),
     )
     now = request_now(ctx)
     result = await predict_clicks(
@@ -141,6 +150,7 @@ async def prediction_for(ctx: Context, row: ApplicationRow) -> Prediction:
         as_of=now,
         status=row.status,
         calibration=calibration,
+        email_undeliverable=bool(undeliverable),
     )
     return to_prediction(result, as_of=now, row=row)
 
@@ -199,6 +209,43 @@ class BacktestSplit:
 
 
 @strawberry.type(
+    description="The backtest again with a human email open (issue 17) as a second feature: "
+    "P(interview) per (score decile, human open in the window) instead of per decile. The AUC "
+    "and Brier score with and without it, in sample and on the time split; raisesAuc is judged "
+    "out of sample when there is a split. The live prediction uses the open only if this shows "
+    "a gain on the demo data (README, 'Email engagement')."
+)
+class EmailSignalsBacktest:
+    applications_with_human_open: int
+    auc_without: float | None
+    auc_with: float | None
+    brier_without: float | None
+    brier_with: float | None
+    time_split_auc_without: float | None
+    time_split_auc_with: float | None
+    time_split_brier_without: float | None
+    time_split_brier_with: float | None
+    raises_auc: bool
+    summary: str
+
+    @classmethod
+    def build(cls, e: EmailSignals) -> EmailSignalsBacktest:
+        return cls(
+            applications_with_human_open=e.applications_with_human_open,
+            auc_without=e.auc_without,
+            auc_with=e.auc_with,
+            brier_without=e.brier_without,
+            brier_with=e.brier_with,
+            time_split_auc_without=e.time_split_auc_without,
+            time_split_auc_with=e.time_split_auc_with,
+            time_split_brier_without=e.time_split_brier_without,
+            time_split_brier_with=e.time_split_brier_with,
+            raises_auc=e.raises_auc,
+            summary=e.summary,
+        )
+
+
+@strawberry.type(
     description="Predictions from the first observationDays of clicks of past applications, "
     "compared with whether they reached an interview. The top-level figures cover all of them, "
     "calibrated in-sample (accuracy, precision, recall and the baseline do not depend on the "
@@ -223,6 +270,7 @@ class PredictionBacktest:
     meets_target: bool = strawberry.field(description="accuracy > targetAccuracy (seed 000).")
     summary: str
     time_split: BacktestSplit | None
+    with_email_signals: EmailSignalsBacktest | None
 
     @classmethod
     def build(cls, report: BacktestReport) -> PredictionBacktest:
@@ -243,6 +291,9 @@ class PredictionBacktest:
             time_split=None
             if report.time_split is None
             else BacktestSplit.build(report.time_split),
+            with_email_signals=None
+            if report.email_signals is None
+            else EmailSignalsBacktest.build(report.email_signals),
         )
 
 
