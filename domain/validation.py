@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Final, Literal, overload
 from urllib.parse import SplitResult, urlsplit
@@ -22,9 +23,12 @@ __all__ = [
     "ValidationError",
     "validate_email",
     "validate_email_event_type",
+    "validate_instant",
     "validate_link_function",
     "validate_link_type",
+    "validate_period",
     "validate_status",
+    "validate_storable",
     "validate_text",
     "validate_timezone",
     "validate_url",
@@ -307,3 +311,59 @@ def validate_text(
             field, f"{field} contains control characters; remove them and try again."
         )
     return cleaned
+
+
+# --- what PostgreSQL can store -------------------------------------------------------
+
+# Instants accepted in arguments. PostgreSQL and Python each reach further, but not equally
+# far and not after arithmetic (a day added, a time zone applied); clicks are from this century.
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def validate_instant(value: datetime, *, field: str) -> datetime:
+    """An instant between EARLIEST and LATEST (a value without an offset is taken as UTC)."""
+    try:
+        utc = value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValidationError(
+            field,
+            f"{field} must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} "
+            f"(got {value.isoformat()}).",
+        )
+    return value
+
+
+def validate_period(
+    start: datetime | None, end: datetime | None, *, start_field: str, end_field: str
+) -> None:
+    """A period whose end is not before its start (either may be open)."""
+    if start is None or end is None:
+        return
+    aware = [v if v.tzinfo is not None else v.replace(tzinfo=UTC) for v in (start, end)]
+    if aware[1] < aware[0]:
+        raise ValidationError(
+            end_field,
+            f"{end_field} ({end.isoformat()}) is before {start_field} ({start.isoformat()}); "
+            "swap them or widen the period.",
+        )
+
+
+def validate_storable(value: str, *, field: str) -> str:
+    """Text PostgreSQL can store: no NUL character, no lone UTF-16 surrogate."""
+    if "\x00" in value:
+        raise ValidationError(
+            field, f"{field} contains a NUL character (\\u0000), which cannot be stored; remove it."
+        )
+    if _SURROGATE.search(value):
+        raise ValidationError(
+            field,
+            f"{field} contains an unpaired surrogate (\\ud800-\\udfff), which is not "
+            "valid Unicode; send the character itself or a proper pair.",
+        )
+    return value
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
