@@ -96,6 +96,9 @@ def unavailable_service(exc: BaseException) -> str | None:
             return "database"
         if isinstance(current, asyncpg_exc.InterfaceError) and "closed" in str(current):
             return "database"
+        if isinstance(current, asyncpg_exc.InternalClientError) and "in progress" in str(current):
+            # What asyncpg raises for a statement on a connection the server is terminating.
+            return "database"
         if isinstance(current, OSError):  # TimeoutError and ConnectionError included
             # A refused connect or a timeout; the rest of the chain may say to which service.
             found = "service"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -11,6 +12,8 @@ from redis.exceptions import RedisError
 from graph.errors import RateLimited
 
 log = logging.getLogger("linkinsights.ratelimit")
+
+REDIS_TIMEOUT_SECONDS = 1.0
 
 # Whether the last attempt found Redis down: the log says when that changes, not per request.
 _failing_open = False
@@ -28,11 +31,13 @@ async def hit(redis: Redis, *, bucket: str, limit: int, window_seconds: int = 60
     window = now // window_seconds
     key = f"linkinsights:rl:{bucket}:{window}"
     try:
-        pipe = redis.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, window_seconds + 5)
-        count, _ = await pipe.execute()
-    except (RedisError, OSError) as exc:
+        # A Redis that hangs (no answer, no refusal) fails open too, after a second.
+        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+            pipe = redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, window_seconds + 5)
+            count, _ = await pipe.execute()
+    except (RedisError, OSError) as exc:  # TimeoutError included
         if not _failing_open:
             _failing_open = True
             log.warning("rate limits not enforced while Redis is unavailable: %s", exc)

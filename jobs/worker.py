@@ -75,7 +75,13 @@ def cron_jobs(settings: Settings) -> list[Any]:
     ]
 
 
-def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
+def build_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    handle_signals: bool | None = None,
+    **overrides: Any,
+) -> Worker:
     assert settings.redis_url is not None
     return Worker(
         functions=functions(),
@@ -92,7 +98,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         health_check_key=f"{settings.queue_name}:health-check",
         keep_result=3600,
         burst=burst,
-        handle_signals=not burst,
+        handle_signals=not burst if handle_signals is None else handle_signals,
         **overrides,
     )
 
