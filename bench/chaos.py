@@ -34,9 +34,14 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from linkinsights.embedded import EmbeddedPostgres  # noqa: E402
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 REQUEST_TIMEOUT = 10.0
@@ -179,9 +184,9 @@ class Run:
         return time.monotonic() - self.started
 
 
-async def request(client, run: Run, kind: str, method: str, path: str, **kw) -> None:  # type: ignore[no-untyped-def]
-    import httpx
-
+async def request(
+    client: httpx.AsyncClient, run: Run, kind: str, method: str, path: str, **kw: Any
+) -> None:
     start = time.monotonic()
     try:
         response = await client.request(method, path, **kw)
@@ -202,8 +207,6 @@ async def request(client, run: Run, kind: str, method: str, path: str, **kw) -> 
 
 
 async def client_loop(base: str, key: str, ids: list[str], run: Run, until: float) -> None:
-    import httpx
-
     rng = random.Random()
     auth = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT) as client:
@@ -227,8 +230,6 @@ async def client_loop(base: str, key: str, ids: list[str], run: Run, until: floa
 
 
 async def analytics_loop(base: str, key: str, run: Run, until: float) -> None:
-    import httpx
-
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT) as client:
         while run.now() < until:
             await request(
@@ -238,7 +239,9 @@ async def analytics_loop(base: str, key: str, run: Run, until: float) -> None:
             await asyncio.sleep(5)
 
 
-async def outages(pg, redis: Redis, run: Run, duration: float, outage: float) -> None:  # type: ignore[no-untyped-def]
+async def outages(
+    pg: EmbeddedPostgres, redis: Redis, run: Run, duration: float, outage: float
+) -> None:
     async def at(second: float) -> None:
         await asyncio.sleep(max(0.0, second - run.now()))
 
@@ -309,8 +312,6 @@ def report(run: Run, duration: float, answered: int, stored: int | None, log: st
 
 
 async def main(args: argparse.Namespace) -> int:
-    from linkinsights.embedded import EmbeddedPostgres
-
     work = Path(tempfile.mkdtemp(prefix="linkinsights-chaos-"))
     os.chmod(work, 0o755)
     pg = EmbeddedPostgres(work / "pg")
