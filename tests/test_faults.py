@@ -165,6 +165,8 @@ class Load:
         )
         body = response.json()
         codes = sorted({e["extensions"]["code"] for e in body.get("errors") or []})
+        if response.status_code == 503:
+            assert int(response.headers["retry-after"]) > 0
         outcome = f"{response.status_code} {','.join(codes) or 'ok'}"
         self.outcomes[outcome] += 1
         return response.status_code, outcome
@@ -358,3 +360,29 @@ def _child(parent: int, command: str) -> int:
         if f"linkinsights {command}" in cmdline:
             return pid
     raise AssertionError(f"no {command} child of {parent}")
+
+
+# --- the rate limiter ------------------------------------------------------------------------
+
+
+async def test_rate_limits_fail_open_logging_once_per_change(redis_url, caplog):
+    from redis.asyncio import Redis
+
+    from graph.ratelimit import hit
+
+    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    up = Redis.from_url(redis_url)
+    bucket = f"test:{uuid.uuid4().hex}"
+    try:
+        with caplog.at_level("WARNING", logger="linkinsights.ratelimit"):
+            for _ in range(3):
+                await hit(down, bucket=bucket, limit=1)  # allowed: Redis is away
+            await hit(up, bucket=bucket, limit=5)
+            await hit(up, bucket=bucket, limit=5)
+    finally:
+        await down.aclose()
+        await up.aclose()
+    messages = [r.getMessage() for r in caplog.records if r.name == "linkinsights.ratelimit"]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("rate limits not enforced while Redis is unavailable")
+    assert messages[1] == "Redis is back: rate limits enforced again"

@@ -120,3 +120,29 @@ async def test_graphql_with_a_trailing_slash_is_not_redirected(client):
     response = await client.post("/graphql/", json={"query": "{ __typename }"})
     assert response.status_code == 404
     assert "location" not in response.headers
+
+
+UPDATE_WEBHOOK = """mutation($url: String) {
+  updateAccount(input: {webhookUrl: $url}) { webhookUrl } }"""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.1.2.3/hook",
+        "https://[::1]/hook",
+        "http://localhost:9000/hook",
+        "https://localhost./hook",  # a trailing dot is the same host
+    ],
+)
+async def test_webhook_urls_to_internal_addresses_are_refused(gql, api_key, url):
+    error = only_error(await gql(UPDATE_WEBHOOK, {"url": url}, key=api_key))
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "webhookUrl"}
+    assert "loopback, private or link-local" in error["message"]
+
+
+async def test_webhook_url_to_a_public_address_is_kept(gql, api_key):
+    url = "https://93.184.215.14/hook"
+    body = await gql(UPDATE_WEBHOOK, {"url": url}, key=api_key)
+    assert body == {"data": {"updateAccount": {"webhookUrl": url}}}
