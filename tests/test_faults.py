@@ -29,6 +29,7 @@ import httpx
 import pytest
 from arq.connections import RedisSettings, create_pool
 from conftest import create_account, create_key
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import make_engine, make_sessionmaker
 from linkinsights.embedded import EmbeddedPostgres
@@ -203,7 +204,9 @@ async def under_load(load: Load, during: Callable[[], Awaitable[None]]) -> Count
 # --- Redis ------------------------------------------------------------------------------------
 
 
-async def test_redis_outage_under_load(database_url, sessionmaker, tmp_path):
+async def test_redis_outage_under_load(
+    database_url: str, sessionmaker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
     account = await create_account(sessionmaker)
     key = await create_key(sessionmaker, account, ("read", "write"))
     redis = OwnRedis(tmp_path)
@@ -263,7 +266,9 @@ def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
         pg.stop()
 
 
-async def test_postgres_outage_under_load(own_postgres, redis_url, tmp_path):
+async def test_postgres_outage_under_load(
+    own_postgres: EmbeddedPostgres, redis_url: str, tmp_path: Path
+) -> None:
     from db.migrate import upgrade
 
     url = own_postgres.url
@@ -315,7 +320,9 @@ async def test_postgres_outage_under_load(own_postgres, redis_url, tmp_path):
 # --- supervision -----------------------------------------------------------------------------
 
 
-async def test_serve_restarts_a_child_that_dies(database_url, redis_url, tmp_path):
+async def test_serve_restarts_a_child_that_dies(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
     log = tmp_path / "serve.log"
     with serving(database_url, redis_url, log) as (base, proc, _queue):
         async with client_for(base, proc) as client:
@@ -365,7 +372,9 @@ def _child(parent: int, command: str) -> int:
 # --- the rate limiter ------------------------------------------------------------------------
 
 
-async def test_rate_limits_fail_open_logging_once_per_change(redis_url, caplog):
+async def test_rate_limits_fail_open_logging_once_per_change(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     from redis.asyncio import Redis
 
     from graph.ratelimit import hit

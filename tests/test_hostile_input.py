@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
+from conftest import GraphQLClient
 
 SUMMARY = """query($f: AnalyticsFilter) {
   engagementSummary(filter: $f) { totalApplications }
@@ -25,7 +27,7 @@ def only_error(body: dict[str, Any]) -> dict[str, Any]:
     "end",
     ["9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00Z", "1899-12-31T23:59:59Z"],
 )
-async def test_dates_out_of_range_are_bad_input(gql, api_key, end):
+async def test_dates_out_of_range_are_bad_input(gql: GraphQLClient, api_key: str, end: str) -> None:
     body = await gql(SUMMARY, {"f": {"startDate": "2026-01-01", "endDate": end}}, key=api_key)
     error = only_error(body)
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
@@ -33,7 +35,9 @@ async def test_dates_out_of_range_are_bad_input(gql, api_key, end):
     assert "between 1900-01-01 and 9000-01-01" in error["message"]
 
 
-async def test_date_out_of_range_as_a_literal_is_bad_input(gql, api_key):
+async def test_date_out_of_range_as_a_literal_is_bad_input(
+    gql: GraphQLClient, api_key: str
+) -> None:
     query = (
         '{ linkFunctionEffectiveness(filter: {endDate: "0001-01-01T00:00:00Z"}) { __typename } }'
     )
@@ -42,7 +46,9 @@ async def test_date_out_of_range_as_a_literal_is_bad_input(gql, api_key):
     assert "between 1900-01-01 and 9000-01-01" in error["message"]
 
 
-async def test_a_period_ending_before_it_starts_is_bad_input(gql, api_key):
+async def test_a_period_ending_before_it_starts_is_bad_input(
+    gql: GraphQLClient, api_key: str
+) -> None:
     # One bound without an offset, one with: compared as instants, not refused as a TypeError.
     period = {"startDate": "2026-02-01T00:00:00", "endDate": "2026-01-01T00:00:00+00:00"}
     error = only_error(await gql(SUMMARY, {"f": period}, key=api_key))
@@ -50,32 +56,34 @@ async def test_a_period_ending_before_it_starts_is_bad_input(gql, api_key):
     assert "is before filter.startDate" in error["message"]
 
 
-async def test_a_period_in_order_is_answered(gql, api_key):
+async def test_a_period_in_order_is_answered(gql: GraphQLClient, api_key: str) -> None:
     period = {"startDate": "2026-01-01", "endDate": "2026-02-01T00:00:00+00:00"}
     body = await gql(SUMMARY, {"f": period}, key=api_key)
     assert body == {"data": {"engagementSummary": {"totalApplications": 0}}}
 
 
-async def test_nul_in_a_literal_names_the_argument(gql, api_key):
+async def test_nul_in_a_literal_names_the_argument(gql: GraphQLClient, api_key: str) -> None:
     body = await gql('{ trackedLink(trackingId: "\\u202e\\u0000") { trackingId } }', key=api_key)
     error = only_error(body)
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "trackingId"}
     assert "NUL" in error["message"]
 
 
-async def test_nul_in_a_variable_names_the_variable(gql, api_key):
+async def test_nul_in_a_variable_names_the_variable(gql: GraphQLClient, api_key: str) -> None:
     query = "query($id: String!) { trackedLink(trackingId: $id) { trackingId } }"
     error = only_error(await gql(query, {"id": "lt_\u0000"}, key=api_key))
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "$id"}
 
 
-async def test_nul_inside_an_input_object_names_its_field(gql, api_key):
+async def test_nul_inside_an_input_object_names_its_field(gql: GraphQLClient, api_key: str) -> None:
     query = 'mutation { createJob(input: {title: "a\\u0000", company: "b"}) { id } }'
     error = only_error(await gql(query, key=api_key))
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "input.title"}
 
 
-async def test_lone_surrogate_in_a_variable_is_bad_input(client, api_key):
+async def test_lone_surrogate_in_a_variable_is_bad_input(
+    client: httpx.AsyncClient, api_key: str
+) -> None:
     # Written by hand: a JSON encoder would refuse to produce it.
     body = (
         b'{"query": "query($id: String!) { trackedLink(trackingId: $id) { trackingId } }",'
@@ -104,7 +112,9 @@ async def test_lone_surrogate_in_a_variable_is_bad_input(client, api_key):
         (b'{"query": 1}', "`query` must be a string"),
     ],
 )
-async def test_a_body_that_is_not_a_graphql_request_is_a_400(client, api_key, body, says):
+async def test_a_body_that_is_not_a_graphql_request_is_a_400(
+    client: httpx.AsyncClient, api_key: str, body: bytes, says: str
+) -> None:
     response = await client.post(
         "/graphql",
         content=body,
@@ -116,7 +126,7 @@ async def test_a_body_that_is_not_a_graphql_request_is_a_400(client, api_key, bo
     assert says in error["message"]
 
 
-async def test_graphql_with_a_trailing_slash_is_not_redirected(client):
+async def test_graphql_with_a_trailing_slash_is_not_redirected(client: httpx.AsyncClient) -> None:
     response = await client.post("/graphql/", json={"query": "{ __typename }"})
     assert response.status_code == 404
     assert "location" not in response.headers
@@ -136,13 +146,15 @@ UPDATE_WEBHOOK = """mutation($url: String) {
         "https://localhost./hook",  # a trailing dot is the same host
     ],
 )
-async def test_webhook_urls_to_internal_addresses_are_refused(gql, api_key, url):
+async def test_webhook_urls_to_internal_addresses_are_refused(
+    gql: GraphQLClient, api_key: str, url: str
+) -> None:
     error = only_error(await gql(UPDATE_WEBHOOK, {"url": url}, key=api_key))
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "webhookUrl"}
     assert "loopback, private or link-local" in error["message"]
 
 
-async def test_webhook_url_to_a_public_address_is_kept(gql, api_key):
+async def test_webhook_url_to_a_public_address_is_kept(gql: GraphQLClient, api_key: str) -> None:
     url = "https://93.184.215.14/hook"
     body = await gql(UPDATE_WEBHOOK, {"url": url}, key=api_key)
     assert body == {"data": {"updateAccount": {"webhookUrl": url}}}
