@@ -292,9 +292,18 @@ async def test_postgres_outage_under_load(
             load = Load(client, key)
             assert (await load.one()) == (200, "200 ok")
 
+            rest = "/api/analytics/engagement-summary"
+            auth = {"Authorization": f"Bearer {key}"}
+            assert (await client.get(rest, headers=auth)).status_code == 200
+
             async def outage() -> None:
                 await asyncio.sleep(0.5)
                 await asyncio.to_thread(own_postgres.stop)
+                # Not GraphQL: a 503 with Retry-After, the same code in the REST error shape.
+                down = await client.get(rest, headers=auth)
+                assert down.status_code == 503, down.text
+                assert int(down.headers["retry-after"]) > 0
+                assert down.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
                 await asyncio.sleep(3)
 
             outcomes = await under_load(load, outage)
@@ -318,6 +327,7 @@ async def test_postgres_outage_under_load(
             assert (await load.one()) == (200, "200 ok")
             outcomes = await under_load(load, lambda: asyncio.sleep(1))
             assert set(outcomes) == {"200 ok"}, outcomes
+            assert (await client.get(rest, headers=auth)).status_code == 200
             assert proc.poll() is None
     text = log.read_text()
     assert "exited unexpectedly" not in text, text
