@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/predictions.py
 	$(BIN)/python bench/email_engagement.py
+	$(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Final, Literal, overload
 from urllib.parse import SplitResult, urlsplit
@@ -20,11 +21,16 @@ __all__ = [
     "LINK_TYPES",
     "STATUSES",
     "ValidationError",
+    "is_public_address",
+    "private_target_message",
     "validate_email",
     "validate_email_event_type",
+    "validate_instant",
     "validate_link_function",
     "validate_link_type",
+    "validate_period",
     "validate_status",
+    "validate_storable",
     "validate_text",
     "validate_timezone",
     "validate_url",
@@ -167,18 +173,56 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may be sent to this address: globally routable, so not loopback,
+    private, link-local (cloud metadata such as 169.254.169.254), shared, reserved or
+    multicast. An IPv4 address mapped into IPv6 is judged as the IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
 def validate_webhook_url(
-    value: str, *, field: str = "webhook_url", max_length: int = URL_MAX_LENGTH
+    value: str,
+    *,
+    field: str = "webhook_url",
+    max_length: int = URL_MAX_LENGTH,
+    allow_private: bool = False,
 ) -> str:
-    """Like ``validate_url`` but ``https`` only; plain ``http`` only for loopback hosts."""
+    """Like ``validate_url`` but ``https`` only, to a public host.
+
+    With ``allow_private`` (a receiver on the operator's own network) loopback and private
+    hosts are accepted too, and plain ``http`` for loopback ones. A host name is judged here
+    only when it is ``localhost``; where a name resolves is checked by the caller, which can
+    do I/O (jobs.webhooks), when the URL is set and again at each delivery.
+    """
     cleaned, parts = _parse_url(value, field=field, max_length=max_length)
-    if parts.scheme.lower() != "https" and not _is_loopback(parts.hostname or ""):
+    host = parts.hostname or ""
+    if not allow_private:
+        try:
+            literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
+                host
+            )
+        except ValueError:
+            literal = None
+        if _is_loopback(host) or (literal is not None and not is_public_address(literal)):
+            raise ValidationError(field, private_target_message(field, host))
+    if parts.scheme.lower() != "https" and not (allow_private and _is_loopback(host)):
         raise ValidationError(
             field,
             f"{field} must use https://; plain http:// is accepted only for localhost "
-            "or a loopback address.",
+            "or a loopback address, when private webhook targets are allowed.",
         )
     return cleaned
+
+
+def private_target_message(field: str, host: str, address: str | None = None) -> str:
+    where = f"{host} ({address})" if address and address != host else host
+    return (
+        f"{field} points at {where}, a loopback, private or link-local address; webhooks are "
+        "sent to public addresses only (an operator can allow private ones with "
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS=true for a receiver on their own network)."
+    )
 
 
 # --- names and enumerations ------------------------------------------------------
@@ -307,3 +351,60 @@ def validate_text(
             field, f"{field} contains control characters; remove them and try again."
         )
     return cleaned
+
+
+# --- what PostgreSQL can store -------------------------------------------------------
+
+# Instants accepted in arguments. Python stops at years 1 and 9999 and PostgreSQL elsewhere;
+# these bounds keep clear of both after any arithmetic (a day added, a time zone applied).
+# Resolvers judge what is plausible (a click in the future, say) and name their field.
+EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def validate_instant(value: datetime, *, field: str) -> datetime:
+    """An instant between EARLIEST and LATEST (a value without an offset is taken as UTC)."""
+    try:
+        utc = value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValidationError(
+            field,
+            f"{field} must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} "
+            f"(got {value.isoformat()}).",
+        )
+    return value
+
+
+def validate_period(
+    start: datetime | None, end: datetime | None, *, start_field: str, end_field: str
+) -> None:
+    """A period whose end is not before its start (either may be open)."""
+    if start is None or end is None:
+        return
+    aware = [v if v.tzinfo is not None else v.replace(tzinfo=UTC) for v in (start, end)]
+    if aware[1] < aware[0]:
+        raise ValidationError(
+            end_field,
+            f"{end_field} ({end.isoformat()}) is before {start_field} ({start.isoformat()}); "
+            "swap them or widen the period.",
+        )
+
+
+def validate_storable(value: str, *, field: str) -> str:
+    """Text PostgreSQL can store: no NUL character, no lone UTF-16 surrogate."""
+    if "\x00" in value:
+        raise ValidationError(
+            field, f"{field} contains a NUL character (\\u0000), which cannot be stored; remove it."
+        )
+    if _SURROGATE.search(value):
+        raise ValidationError(
+            field,
+            f"{field} contains an unpaired surrogate (\\ud800-\\udfff), which is not "
+            "valid Unicode; send the character itself or a proper pair.",
+        )
+    return value
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")

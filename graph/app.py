@@ -52,6 +52,8 @@ class App(Starlette):
 
     def __init__(self, *, tracker: Tracker, max_body_bytes: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # `/graphql/` is a 404, not a 307 to an absolute URL built from the Host header.
+        self.router.redirect_slashes = False
         self.tracker = tracker
         self.max_body_bytes = max_body_bytes
 

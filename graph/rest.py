@@ -44,7 +44,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from graph.errors import AppError, BadUserInput, NotFound, RateLimited, Unauthenticated
+from graph.errors import (
+    AppError,
+    BadUserInput,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+    service_unavailable,
+    unavailable_service,
+)
 from graph.observability import REST_REQUESTS
 from graph.ratelimit import hit
 from linkinsights.settings import Settings
@@ -62,6 +71,7 @@ HTTP_STATUS = {
     "NOT_FOUND": 404,
     "RATE_LIMITED": 429,
     "QUEUE_UNAVAILABLE": 503,
+    "SERVICE_UNAVAILABLE": 503,
     "INTERNAL_SERVER_ERROR": 500,
 }
 
@@ -480,7 +490,7 @@ def error_response(exc: AppError, *, status: int | None = None) -> Response:
     code = exc.extensions.get("code", "INTERNAL_SERVER_ERROR")
     body = {"error": {**exc.extensions, "code": code, "message": exc.message}}
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
@@ -623,11 +633,19 @@ def make_routes(view: Any, schema: Any, settings: Settings) -> list[Route]:
                 )
             except AppError as exc:
                 return error_response(exc)
+            except Exception as exc:
+                # The API key lookup or the rate limit could not reach PostgreSQL or Redis.
+                service = unavailable_service(exc)
+                if service is None:
+                    raise
+                return error_response(service_unavailable(service))
             if result.errors:
                 error = result.errors[0]
                 original = error.original_error
                 if isinstance(original, AppError):
                     return error_response(original)
+                if original is not None and (service := unavailable_service(original)):
+                    return error_response(service_unavailable(service))
                 if original is None or isinstance(original, GraphQLError):
                     # Variables the schema refused (unknown fields, wrong types).
                     return error_response(BadUserInput(error.message))

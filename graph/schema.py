@@ -15,7 +15,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from graph.extensions import AggregateCacheInvalidation, OperationMetrics
+from graph.extensions import AggregateCacheInvalidation, OperationMetrics, StorableText
 from graph.resolvers.accounts import AccountQueries
 from graph.resolvers.analytics import AnalyticsQueries
 from graph.resolvers.analytics_jobs import AnalyticsJobMutations, AnalyticsJobQueries
@@ -26,6 +26,7 @@ from graph.resolvers.ingestion import IngestionMutations, IngestionQueries
 from graph.resolvers.jobs import JobMutations
 from graph.resolvers.live import LiveSubscriptions
 from graph.resolvers.predictions import PredictionMutations, PredictionQueries
+from graph.scalars import SCALAR_OVERRIDES
 from linkinsights.settings import get_settings
 
 Query = merge_types(
@@ -69,12 +70,14 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             # Factories, so each request gets fresh extension state.
             lambda: AddValidationRules(list(limit_rules)),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             OperationMetrics,
             AggregateCacheInvalidation,
+            StorableText,
             # Clients send the same few documents again and again: parsing and validating
             # one costs several milliseconds, a cache hit almost nothing.
             lambda: ParserCache(maxsize=512),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from graphql import GraphQLError, OperationDefinitionNode, parse
 from graphql.error import GraphQLSyntaxError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -30,7 +31,15 @@ from domain.apikeys import hash_key, looks_like_key
 from graph import pages
 from graph.context import Context, Viewer
 from graph.dataloaders import Loaders
-from graph.errors import AppError, RateLimited, Unauthenticated
+from graph.errors import (
+    AppError,
+    BadUserInput,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+    service_unavailable,
+    unavailable_service,
+)
 from graph.key_usage import KeyUsage
 from graph.link_cache import LinkCache
 from graph.observability import GRAPHQL_ERRORS
@@ -122,15 +131,26 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             return await self.run(request)
         except HTTPException as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            # Not a GraphQL request at all (a body that is not JSON, the wrong content type):
+            # still a GraphQL-shaped answer, with the HTTP status that says so.
+            bad = BadUserInput(exc.reason)
+            bad.http_status = exc.status_code
+            return self._error_response(bad)
         except AppError as exc:
             return self._error_response(exc)
+        except Exception as exc:
+            # The API key lookup or the rate limiter could not reach PostgreSQL or Redis.
+            service = unavailable_service(exc)
+            if service is None:
+                raise
+            note_unavailable(service, exc)
+            return self._error_response(service_unavailable(service))
 
     def _error_response(self, exc: AppError) -> Response:
         """A request-level error (authentication, rate limits) as its HTTP response."""
         GRAPHQL_ERRORS.labels(code=exc.code).inc()
         headers = {}
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited | ServiceUnavailable):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, Unauthenticated):
             headers["WWW-Authenticate"] = "Bearer"
@@ -147,6 +167,22 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The request body as a JSON object; anything else is the client's mistake (400)."""
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise HTTPException(
+                400, "The request body is not valid JSON in UTF-8; send a JSON object."
+            ) from None
+        if not isinstance(payload, dict):
+            raise HTTPException(
+                400,
+                'The request body must be a JSON object such as {"query": "{ __typename }"}, '
+                f"not {_json_kind(payload)}.",
+            )
+        return payload
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -270,6 +306,11 @@ class GraphQLView(GraphQL[Context, None]):
         if isinstance(original, AppError):
             formatted["message"] = original.message
             formatted["extensions"] = dict(original.extensions)
+        elif original is not None and (service := unavailable_service(original)) is not None:
+            note_unavailable(service, original)
+            down = service_unavailable(service)
+            formatted["message"] = down.message
+            formatted["extensions"] = dict(down.extensions)
         elif original is None or isinstance(original, StrawberryGraphQLError | GraphQLError):
             # Parse and validation errors (depth, aliases, tokens, unknown fields, bad variables).
             extensions = dict(formatted.get("extensions") or {})
@@ -316,6 +357,40 @@ async def _operation(request: Request | WebSocket) -> str:
 
 
 _ACK: UnsetType = UNSET  # on_ws_connect: acknowledge without a payload
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array (batched requests are not supported)"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+def note_unavailable(service: str, exc: BaseException) -> None:
+    """Log that requests fail for an outage: a line without a traceback (not a bug), at most
+    one per service every _OUTAGE_LOG_SECONDS, saying how many were answered since."""
+    now = time.monotonic()
+    last, count = _outage_log.get(service, (0.0, 0))
+    if now - last < _OUTAGE_LOG_SECONDS:
+        _outage_log[service] = (last, count + 1)
+        return
+    _outage_log[service] = (now, 0)
+    log.warning(
+        "%s unavailable, answering SERVICE_UNAVAILABLE (%d more since the last line): %s: %s",
+        service,
+        count,
+        type(exc).__name__,
+        exc,
+    )
+
+
+_OUTAGE_LOG_SECONDS = 10.0
+_outage_log: dict[str, tuple[float, int]] = {}
 
 
 def _stale(when: datetime) -> bool:

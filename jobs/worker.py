@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+import time
+from dataclasses import replace
 from typing import Any
 
 from arq import cron
@@ -10,6 +15,7 @@ from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from db.engine import make_engine, make_sessionmaker
 from jobs.calculate import analytics_functions, nightly_cron_jobs
@@ -22,6 +28,8 @@ log = logging.getLogger("linkinsights.worker")
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
+    if "sessionmaker" in ctx:
+        return  # the worker's loop started again after a Redis outage (run_until_stopped)
     settings: Settings = ctx.get("settings") or get_settings()
     assert settings.database_url is not None
     ctx["settings"] = settings
@@ -67,12 +75,19 @@ def cron_jobs(settings: Settings) -> list[Any]:
     ]
 
 
-def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
+def build_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    handle_signals: bool | None = None,
+    **overrides: Any,
+) -> Worker:
     assert settings.redis_url is not None
     return Worker(
         functions=functions(),
         cron_jobs=cron_jobs(settings),
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        # No retries inside arq's connect: run_until_stopped waits for Redis, and says so once.
+        redis_settings=replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0),
         queue_name=settings.queue_name,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
@@ -83,13 +98,84 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         health_check_key=f"{settings.queue_name}:health-check",
         keep_result=3600,
         burst=burst,
-        handle_signals=not burst,
+        handle_signals=not burst if handle_signals is None else handle_signals,
         **overrides,
     )
 
 
 def run_worker(settings: Settings) -> None:
-    build_worker(settings).run()
+    """Run a worker until SIGINT or SIGTERM, through Redis outages of any length."""
+    asyncio.run(run_until_stopped(settings))
+
+
+async def run_until_stopped(settings: Settings, **overrides: Any) -> None:
+    """arq's loop, started again whenever a lost Redis connection ends it.
+
+    arq's own `Worker.run` ends (and `serve` with it, before) on the first Redis error. Here
+    the loop waits for Redis with a capped backoff, says so once when Redis goes and once when
+    it comes back, and resumes polling and cron. A job that was running keeps running; if its
+    end could not be recorded, arq runs it again once its in-progress mark expires (tasks are
+    idempotent: STYLE 10).
+    """
+    assert settings.redis_url is not None
+    redis_url = settings.redis_url
+    worker = build_worker(settings, handle_signals=False, **overrides)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _on_signal, worker, stop, signum)
+    try:
+        while not stop.is_set():
+            worker.main_task = asyncio.ensure_future(worker.main())
+            try:
+                await worker.main_task
+                return  # a burst worker that ran out of jobs
+            except asyncio.CancelledError:
+                if stop.is_set():
+                    return
+                raise
+            except (RedisError, OSError) as exc:
+                await _wait_for_redis(redis_url, stop, exc)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        with contextlib.suppress(RedisError, OSError):
+            await worker.close()
+
+
+def _on_signal(worker: Worker, stop: asyncio.Event, signum: signal.Signals) -> None:
+    stop.set()
+    worker.handle_sig(signum)  # cancels the running jobs and the loop, as arq would
+
+
+async def _wait_for_redis(redis_url: str, stop: asyncio.Event, exc: BaseException) -> None:
+    """Return once Redis answers a PING (or the worker is asked to stop)."""
+    started = time.monotonic()
+    log.warning("Redis unavailable (%s: %s): jobs and cron paused", type(exc).__name__, exc)
+    delay = REDIS_RETRY_MIN_SECONDS
+    probe = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, REDIS_RETRY_MAX_SECONDS)
+            if stop.is_set():
+                return
+            try:
+                await probe.ping()
+            except (RedisError, OSError):
+                continue
+            waited = time.monotonic() - started
+            log.warning("Redis is back after %.1f s: jobs and cron resumed", waited)
+            return
+    finally:
+        await probe.aclose()
+
+
+# Between PINGs while Redis is away: short at first, so a blip costs little, then capped, so
+# the worker is back within a couple of seconds of Redis whatever the length of the outage.
+REDIS_RETRY_MIN_SECONDS = 0.1
+REDIS_RETRY_MAX_SECONDS = 2.0
 
 
 class WorkerSettings:

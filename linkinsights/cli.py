@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -293,9 +292,13 @@ def serve(
         bool, typer.Option(help="Load demo data into an empty database and print a key")
     ] = False,
 ) -> None:
-    """Run the API and one worker together (local use); Ctrl-C stops everything."""
+    """Run the API and one worker together (local use); Ctrl-C stops everything.
+
+    Either child that exits on its own is started again (linkinsights.supervisor).
+    """
     from db.migrate import upgrade
     from linkinsights.runtime import services
+    from linkinsights.supervisor import Child, Supervisor
 
     base = get_settings()
     host = host or base.host
@@ -327,23 +330,27 @@ def serve(
                 "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
             }
             exe = [sys.executable, "-m", "linkinsights"]
-            children = [
-                subprocess.Popen([*exe, "api", "--host", host, "--port", str(port)], env=env),
-                subprocess.Popen([*exe, "worker"], env=env),
-            ]
+            supervisor = Supervisor(
+                [
+                    Child("api", [*exe, "api", "--host", host, "--port", str(port)], env),
+                    Child("worker", [*exe, "worker"], env),
+                ],
+                log=lambda line: typer.secho(line, err=True, fg=typer.colors.YELLOW),
+            )
+            supervisor.start()
             try:
                 shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
                 shown = "127.0.0.1" if shown == "localhost" else shown
-                if _wait_healthy(f"http://{shown}:{port}/healthz", children, lambda: stop):
+                healthz = f"http://{shown}:{port}/healthz"
+                if _wait_healthy(healthz, lambda: stop, supervisor.tick):
                     typer.echo(f"GraphiQL: http://{shown}:{port}/graphql")
                     typer.echo(f"Dashboard: http://{shown}:{port}/dashboard")
                     if key is not None:
                         typer.echo(f"API key: {key}")
                     typer.echo("Ctrl-C stops the API, the worker and the embedded services.")
-                while not stop and all(c.poll() is None for c in children):
-                    time.sleep(0.2)
+                supervisor.watch(lambda: stop)
             finally:
-                _stop_children(children)
+                supervisor.stop()
             if svc.embedded:
                 typer.echo("stopping embedded services")
     except EmbeddedError as exc:
@@ -400,13 +407,10 @@ async def _calculate_demo(settings: Settings) -> None:
     await calculate_all(settings)
 
 
-def _wait_healthy(
-    url: str, children: list[subprocess.Popen[bytes]], stopped: Callable[[], bool]
-) -> bool:
+def _wait_healthy(url: str, stopped: Callable[[], bool], tick: Callable[[], None]) -> bool:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not stopped():
-        if any(c.poll() is not None for c in children):
-            return False
+        tick()
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
@@ -415,19 +419,6 @@ def _wait_healthy(
             pass
         time.sleep(0.2)
     return False
-
-
-def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 8
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 @app.command()

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     calibration_prior_strength: float = 10.0
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 5
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Send webhooks to loopback and private addresses (a self-hosted receiver)",
+    )
     webhook_backoff_seconds: float = Field(
         default=10.0, description="Delay before the 2nd webhook attempt; doubles each retry"
     )

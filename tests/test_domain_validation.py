@@ -127,15 +127,44 @@ def test_validate_url_max_length_is_configurable() -> None:
         ("http://[::1]:9000/hook", "http://[::1]:9000/hook"),
     ],
 )
-def test_validate_webhook_url_accepts(value: str, expected: str) -> None:
-    assert validate_webhook_url(value) == expected
+def test_validate_webhook_url_accepts_private_targets_when_allowed(
+    value: str, expected: str
+) -> None:
+    assert validate_webhook_url(value, allow_private=True) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://localhost:9000/hook",
+        "https://api.localhost/hook",
+        "https://127.0.0.1/hook",
+        "https://[::1]/hook",
+        "https://10.0.0.5/x",
+        "https://192.168.1.1/x",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://100.100.100.200/",
+        "https://[fd00:ec2::254]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://0.0.0.0/",
+    ],
+)
+def test_validate_webhook_url_refuses_private_targets_by_default(value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate_webhook_url(value)
+    assert "loopback, private or link-local" in info.value.message
+    assert "WEBHOOK_ALLOW_PRIVATE_TARGETS" in info.value.message
+
+
+def test_validate_webhook_url_accepts_a_public_target() -> None:
+    assert validate_webhook_url("https://93.184.215.14/x") == "https://93.184.215.14/x"
 
 
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
         ("http://hooks.example.com/x", "must use https://"),
-        ("http://10.0.0.5/x", "must use https://"),
+        ("http://8.8.8.8/x", "must use https://"),
         ("http://localhost.evil.io/x", "must use https://"),
         ("javascript:alert(1)", "uses a javascript: URL"),
         ("https://user:pw@hooks.example.com/", "must not contain a user name or password"),

@@ -3,8 +3,10 @@ the signed webhook with retries, against a real HTTP receiver on loopback."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import threading
 import uuid
@@ -20,9 +22,16 @@ from conftest import GraphQLClient
 from prediction_fixtures import A, C, insert_apps, recent_wednesday
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks import Webhook
 
 from db.follow_ups import after_batch, create_follow_ups_for_new_high_priority
-from jobs.webhooks import deliver_follow_up_webhook, enqueue_follow_up_webhooks
+from jobs.webhooks import (
+    UnsafeTarget,
+    deliver_follow_up_webhook,
+    enqueue_follow_up_webhooks,
+    new_webhook_secret,
+    resolve_target,
+)
 from jobs.worker import build_worker
 from linkinsights.settings import Settings
 
@@ -201,15 +210,23 @@ async def test_follow_ups_paginate(
 # ------------------------------------------------------------------------------ webhooks
 
 
+@pytest.fixture
+def hook_settings(settings: Settings) -> Settings:
+    """These tests send webhooks to a receiver on loopback: private targets allowed."""
+    return settings.model_copy(update={"webhook_allow_private_targets": True})
+
+
 def check_signature(headers: dict[str, str], body: bytes) -> None:
     timestamp = headers["x-linkinsights-timestamp"]
     expected = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     assert headers["x-linkinsights-signature"] == f"sha256={expected.hexdigest()}"
+    # And as any Standard Webhooks receiver checks it, with the library's own verifier.
+    Webhook(SECRET).verify(body, headers)
 
 
 async def test_webhook_is_signed_retried_on_500_and_recorded(
     gql: GraphQLClient,
-    settings: Settings,
+    hook_settings: Settings,
     sessionmaker: SM,
     make_account: MakeAccount,
     make_key: MakeKey,
@@ -223,8 +240,8 @@ async def test_webhook_is_signed_retried_on_500_and_recorded(
 
     # Through a burst-mode arq worker: the first answer is a 500, the retry gets a 200.
     receiver.statuses = [500, 200]
-    fast = settings.model_copy(update={"webhook_backoff_seconds": 0.05})
-    redis = await create_pool(RedisSettings.from_dsn(settings.redis_url or ""))
+    fast = hook_settings.model_copy(update={"webhook_backoff_seconds": 0.05})
+    redis = await create_pool(RedisSettings.from_dsn(hook_settings.redis_url or ""))
     try:
         assert await enqueue_follow_up_webhooks(redis, [follow_up], queue_name=fast.queue_name) == 1
         # The same follow-up twice is one job.
@@ -272,14 +289,14 @@ async def test_webhook_is_signed_retried_on_500_and_recorded(
 
 
 async def test_webhook_gives_up_after_max_attempts_with_backoff(
-    settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
 ) -> None:
     account = await make_account()
     await set_webhook(sessionmaker, account, receiver.url)
     await insert_apps(sessionmaker, account, [high(75)])
     (follow_up,) = await run_after_batch(sessionmaker, account)
     receiver.statuses = [503, 500, 502, 200]
-    limited = settings.model_copy(
+    limited = hook_settings.model_copy(
         update={"webhook_max_attempts": 3, "webhook_backoff_seconds": 2.0}
     )
     ctx: dict[str, Any] = {"settings": limited, "sessionmaker": sessionmaker}  # as on_startup
@@ -301,14 +318,14 @@ async def test_webhook_gives_up_after_max_attempts_with_backoff(
 
 
 async def test_webhook_connection_errors_are_recorded_and_no_url_sends_nothing(
-    settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
 ) -> None:
     account = await make_account()
     # A closed port on loopback: the connection is refused.
     await set_webhook(sessionmaker, account, "http://127.0.0.1:9/closed")
     await insert_apps(sessionmaker, account, [high(75)])
     (follow_up,) = await run_after_batch(sessionmaker, account)
-    ctx: dict[str, Any] = {"settings": settings, "sessionmaker": sessionmaker}
+    ctx: dict[str, Any] = {"settings": hook_settings, "sessionmaker": sessionmaker}
     with pytest.raises(Retry):
         await deliver_follow_up_webhook(ctx, str(follow_up))
     async with sessionmaker() as session:
@@ -340,7 +357,7 @@ async def test_webhook_connection_errors_are_recorded_and_no_url_sends_nothing(
 
 
 async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
-    settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
 ) -> None:
     """The whole seed 000 §3.3 loop: the batch raises the score above 70, the completed run
     creates the follow-up, and the worker delivers the signed webhook."""
@@ -361,7 +378,9 @@ async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
     ]
     await load(sessionmaker, [App(app_id, account, applied, clicks)])
 
-    summary = await calculate_in_process(settings, account_id=account, sessionmaker=sessionmaker)
+    summary = await calculate_in_process(
+        hook_settings, account_id=account, sessionmaker=sessionmaker
+    )
     assert summary.applications == 1
     async with sessionmaker() as session:
         row = (
@@ -378,7 +397,7 @@ async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
     assert row.follow_up is not None
 
     # A second run creates no second follow-up.
-    await calculate_in_process(settings, account_id=account, sessionmaker=sessionmaker)
+    await calculate_in_process(hook_settings, account_id=account, sessionmaker=sessionmaker)
     async with sessionmaker() as session:
         count = (
             await session.execute(
@@ -388,7 +407,7 @@ async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
     assert count == 1
 
     # The run enqueued the delivery; a burst worker sends it.
-    worker = build_worker(settings, burst=True, poll_delay=0.02)
+    worker = build_worker(hook_settings, burst=True, poll_delay=0.02)
     try:
         await worker.main()
     finally:
@@ -401,3 +420,51 @@ async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
     check_signature(headers, body)
     assert json.loads(body)["application"]["id"] == str(app_id)
     assert await deliveries(sessionmaker, row.follow_up) == [(1, 200, True)]
+
+
+async def test_webhook_to_a_name_resolving_to_loopback_is_refused_at_delivery(
+    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+) -> None:
+    """A URL that passed when it was set but resolves to a private address now (DNS rebinding)
+    is not called: the attempt is recorded as refused, and retried like any failure."""
+    account = await make_account()
+    port = receiver.url.split(":")[2].split("/")[0]
+    await set_webhook(sessionmaker, account, f"http://localhost:{port}/hooks/linkinsights")
+    await insert_apps(sessionmaker, account, [high(80)])
+    (follow_up,) = await run_after_batch(sessionmaker, account)
+    strict = hook_settings.model_copy(update={"webhook_allow_private_targets": False})
+    ctx: dict[str, Any] = {"settings": strict, "sessionmaker": sessionmaker}
+    with pytest.raises(Retry):
+        await deliver_follow_up_webhook(ctx, str(follow_up))
+    assert receiver.requests == []
+    async with sessionmaker() as session:
+        error = (
+            await session.execute(
+                text("SELECT error FROM webhook_deliveries WHERE follow_up_id = :id"),
+                {"id": follow_up},
+            )
+        ).scalar_one()
+    assert error.startswith("refused: the webhook URL points at localhost (127.0.0.1)")
+
+    # Allowed (a self-hosted receiver): the request goes to the checked address, and the
+    # receiver sees the name it was given in the Host header.
+    receiver.statuses = [200]
+    ctx["settings"] = hook_settings
+    assert await deliver_follow_up_webhook(ctx, str(follow_up)) == "delivered on attempt 2"
+    ((headers, _body),) = receiver.requests
+    assert headers["host"] == f"localhost:{port}"
+
+
+async def test_resolve_target_refuses_private_addresses() -> None:
+    with pytest.raises(UnsafeTarget):
+        await resolve_target("https://localhost/x", allow_private=False)
+    assert await resolve_target("https://localhost/x", allow_private=True)
+    assert await resolve_target("https://93.184.215.14/x", allow_private=False) == [
+        ipaddress.ip_address("93.184.215.14")
+    ]
+
+
+def test_new_secrets_are_standard_webhooks_secrets() -> None:
+    secret = new_webhook_secret()
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 32

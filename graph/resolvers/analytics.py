@@ -95,10 +95,9 @@ def _instant(value: dt.datetime | None, field: str) -> dt.datetime | None:
 def to_db_filter(flt: AnalyticsFilter | None) -> DbAnalyticsFilter | None:
     if flt is None:
         return None
+    # The order of the two is checked as the filter is built (AnalyticsFilter.__post_init__).
     start = _instant(flt.start_date, "filter.startDate")
     end = _instant(flt.end_date, "filter.endDate")
-    if start is not None and end is not None and start > end:
-        raise BadUserInput("`startDate` must not be after `endDate`", field="filter.startDate")
     return DbAnalyticsFilter(
         start_date=start,
         end_date=end,

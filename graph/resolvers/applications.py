@@ -11,6 +11,7 @@ from strawberry.types.nodes import SelectedField
 
 from db import applications as app_db
 from db.applications import ApplicationFilter as DbFilter
+from domain.validation import ValidationError, validate_period
 from graph.context import Context
 from graph.errors import BadUserInput
 from graph.relay import Connection, build_connection, check_first, decode_cursor, encode_cursor
@@ -24,6 +25,9 @@ class AnalyticsFilter:
     end_date: datetime | None = None
     status: ApplicationStatus | None = None
 
+    def __post_init__(self) -> None:
+        check_period(self.start_date, self.end_date)
+
 
 @strawberry.input
 class ApplicationFilter:
@@ -32,6 +36,17 @@ class ApplicationFilter:
     end_date: datetime | None = None
     min_engagement_score: int | None = None
     high_priority: bool | None = None
+
+    def __post_init__(self) -> None:
+        check_period(self.start_date, self.end_date)
+
+
+def check_period(start: datetime | None, end: datetime | None) -> None:
+    """Checked as the filter is built from its argument, before any resolver runs."""
+    try:
+        validate_period(start, end, start_field="filter.startDate", end_field="filter.endDate")
+    except ValidationError as exc:
+        raise BadUserInput(exc.message, field=exc.field) from None
 
 
 @strawberry.enum

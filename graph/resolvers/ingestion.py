@@ -57,6 +57,7 @@ from graph.types.account import Account
 from graph.types.application import Application
 from graph.types.common import ApplicationStatus
 from graph.types.link import Click, Contact, EmailEvent, TrackedLink
+from jobs.webhooks import UnsafeTarget, check_webhook_url, new_webhook_secret
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -527,9 +528,15 @@ class IngestionMutations:
                     values["webhook_url"] = None
                     values["webhook_secret"] = None
                 else:
-                    values["webhook_url"] = validate_webhook_url(
-                        input.webhook_url, field="webhook_url"
+                    allow_private = ctx.settings.webhook_allow_private_targets
+                    url = validate_webhook_url(
+                        input.webhook_url, field="webhook_url", allow_private=allow_private
                     )
+                    try:
+                        await check_webhook_url(url, allow_private=allow_private)
+                    except UnsafeTarget as exc:
+                        raise ValidationError("webhook_url", str(exc)) from exc
+                    values["webhook_url"] = url
         except ValidationError as exc:
             raise bad_input(exc) from exc
         async with ctx.sessionmaker() as session, session.begin():
@@ -537,7 +544,7 @@ class IngestionMutations:
             if current is None:
                 raise BadUserInput("This API key's account no longer exists")
             if values.get("webhook_url") and not current.webhook_secret:
-                values["webhook_secret"] = "whsec_" + secrets.token_urlsafe(32)
+                values["webhook_secret"] = new_webhook_secret()
                 reveal = True
             row = await accounts_db.update_account(
                 session, account_id=viewer.account_id, values=values
