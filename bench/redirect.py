@@ -891,8 +891,11 @@ async def outage(
     backlog = list(answered)  # answered before the service came back
     drain_task = asyncio.create_task(wait_sids(url, backlog, bound=args.drain_bound))
     result = await load_task
+    load_ended = time.perf_counter()
     drained = await drain_task
     everything = await wait_sids(url, answered, bound=args.drain_bound)
+    if everything is not None:
+        everything = time.perf_counter() - load_ended
     supervisor.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await supervisor
