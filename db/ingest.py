@@ -147,6 +147,12 @@ _INSERT = text(
 # :min_links different links is a burst, and every click of it is flagged (those already
 # flagged by another rule keep their reason). Only chains with a click of :batch are looked
 # at, over the clicks of the batch's applications from :lookback before its first click.
+# A click whose client is its session (one it brought, not one minted by that redirect).
+_SESSION_WHO = (
+    "lc.session_id IS NOT NULL AND lc.session_id <> ''"
+    f" AND NOT coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false)"
+)
+
 _FLAG_BURSTS = text(
     f"""
     WITH apps AS (
@@ -157,12 +163,17 @@ _FLAG_BURSTS = text(
     ), span AS (
       SELECT min(clicked_at) - :lookback AS since, max(clicked_at) + :window AS until
       FROM link_clicks WHERE click_id = ANY(:batch)
+    ), keys AS (
+      -- who clicked in the batch: only their clicks can chain with the batch's (found
+      -- through the session and address indexes of migration 0010, not by reading every
+      -- recent click of the applications)
+      SELECT CASE WHEN {_SESSION_WHO} THEN session_id END AS session_id,
+             CASE WHEN NOT ({_SESSION_WHO}) THEN ip_address END AS ip_address
+      FROM link_clicks lc WHERE click_id = ANY(:batch)
     ), c AS (
       SELECT lc.click_id, lt.application_id, lc.tracking_id, lc.clicked_at, lc.is_bot,
              CASE
-               WHEN lc.session_id IS NOT NULL AND lc.session_id <> ''
-                    AND NOT coalesce((lc.metadata ->> '{SESSION_NEW_KEY}')::boolean, false)
-                 THEN 's:' || lc.session_id
+               WHEN {_SESSION_WHO} THEN 's:' || lc.session_id
                WHEN lc.ip_address IS NOT NULL
                  THEN 'i:' || host(lc.ip_address) || ' ' || coalesce(lc.user_agent, '')
              END AS who
@@ -170,6 +181,8 @@ _FLAG_BURSTS = text(
       JOIN link_tracking lt ON lt.application_id = apps.application_id
       JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id, span
       WHERE lc.clicked_at BETWEEN span.since AND span.until
+        AND (lc.session_id IN (SELECT session_id FROM keys)
+             OR lc.ip_address IN (SELECT ip_address FROM keys))
     ), gaps AS (
       SELECT c.*,
              CASE WHEN clicked_at - lag(clicked_at) OVER w <= :window THEN 0 ELSE 1 END AS starts
