@@ -719,7 +719,9 @@ async def test_click_recorded_delivers_the_account_s_clicks_and_nothing_of_anoth
                 {"type": "connection_init", "payload": {"Authorization": f"Bearer {fx.key}"}}
             ).decode()
         )
-        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+        ack = await ws.recv()
+        assert isinstance(ack, str)
+        assert orjson.loads(ack)["type"] == "connection_ack"
         await ws.send(
             orjson.dumps(
                 {
@@ -742,7 +744,9 @@ async def test_click_recorded_delivers_the_account_s_clicks_and_nothing_of_anoth
                     await other.get(f"/track/{mine}", headers={"user-agent": CHROME})
                 ).status_code == 302
                 try:
-                    message = orjson.loads(await asyncio.wait_for(ws.recv(), timeout=0.5))
+                    frame = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                    assert isinstance(frame, str)  # text frames: what browsers' clients parse
+                    message = orjson.loads(frame)
                     break
                 except TimeoutError:
                     continue
