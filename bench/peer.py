@@ -9,7 +9,7 @@ default workers, a read key per account), and drives both with bench/api.py's ke
 client, alternating the servers run by run, with the same two queries:
 
   page100      a page of 100 applications of one account, 11 columns + job title and company
-                            (PostGraphile: `condition: {accountId}`, the same order; its `rowId` is our `id`)
+               (PostGraphile: `condition: {accountId}`, same order; its `rowId` is our `id`)
   application  one application with its job and its metrics row
 
 Each row prints rps, p50/p95/p99 for both servers and the ratios linkinsights / PostGraphile
