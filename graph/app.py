@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from db.engine import make_engine, make_sessionmaker, reads
 from db.health import DatabaseMisconfigured, ping
 from graph import pages
+from graph.key_cache import KeyCache
 from graph.key_usage import KeyUsage
 from graph.link_cache import LinkCache
 from graph.observability import (
@@ -107,6 +108,8 @@ def create_app(settings: Settings) -> Starlette:
         # Change notices: a connection that waits as long as it must (no socket timeout).
         notices_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1)
         links.listen(notices_redis)
+        keys = KeyCache(reads(engine))
+        keys.listen(notices_redis)
         spool = Spool(settings.spool_dir)
         appender = ClickAppender(
             click_redis,
@@ -125,6 +128,7 @@ def create_app(settings: Settings) -> Starlette:
             links=links,
             clicks=appender,
             key_usage=key_usage,
+            keys=keys,
             slots=(
                 asyncio.Semaphore(settings.graphql_concurrency)
                 if settings.graphql_concurrency
@@ -142,6 +146,7 @@ def create_app(settings: Settings) -> Starlette:
             await key_usage.aclose()
             await appender.close()
             await links.close()
+            await keys.close()
             await notices_redis.aclose()
             await click_redis.aclose()
             await redis.aclose()

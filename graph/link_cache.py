@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.ingest import LinkTarget, link_targets
-from jobs.click_stream import reraise_cancellation
+from graph.notices import follow, publish
 
 log = logging.getLogger("linkinsights.track")
 
@@ -145,50 +145,25 @@ class LinkCache:
             self._listener = None
 
     async def _listen_forever(self, redis: Redis) -> None:
-        backoff = 0.1
-        warned = False
-        while True:
-            pubsub = redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(CHANNEL)
-                # Messages may have been missed while not subscribed: read every link again.
-                self.mark_stale()
-                if warned:
-                    log.warning("link cache: change notices flow again")
-                    warned = False
-                backoff = 0.1
-                # listen() blocks without a timeout of its own: redis-py turns a cancellation
-                # during a timed read into a TimeoutError, which would keep this loop alive.
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        data = message["data"]
-                        text = data.decode() if isinstance(data, bytes) else str(data)
-                        self.evict(t for t in text.split("\n") if t)
-            except (RedisError, OSError) as exc:
-                reraise_cancellation()
-                if not warned:
-                    log.warning(
-                        "link cache: no change notices (%s); entries expire after %.0f s",
-                        type(exc).__name__,
-                        self.ttl,
-                    )
-                    warned = True
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        def lost(exc: RedisError | OSError) -> None:
+            log.warning(
+                "link cache: no change notices (%s); entries expire after %.0f s",
+                type(exc).__name__,
+                self.ttl,
+            )
+
+        await follow(
+            redis,
+            CHANNEL,
+            # Messages may have been missed while not subscribed: read every link again.
+            on_subscribed=self.mark_stale,
+            on_message=lambda text: self.evict(t for t in text.split("\n") if t),
+            on_lost=lost,
+        )
 
 
 async def publish_link_changes(redis: Redis, tracking_ids: Iterable[str]) -> None:
     """Tell every API process to forget these links (call after the change is committed)."""
     ids = [t for t in tracking_ids if t]
-    if not ids:
-        return
-    try:
-        async with asyncio.timeout(1.0):
-            await redis.publish(CHANNEL, "\n".join(ids))
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.warning(
-            "could not announce %d changed links (the cache TTL applies): %s", len(ids), exc
-        )
+    if ids:
+        await publish(redis, CHANNEL, "\n".join(ids))

@@ -42,6 +42,7 @@ from graph.errors import (
     service_unavailable,
     unavailable_service,
 )
+from graph.key_cache import KeyCache
 from graph.key_usage import KeyUsage
 from graph.link_cache import LinkCache
 from graph.observability import GRAPHQL_ERRORS
@@ -62,6 +63,8 @@ class Resources:
     links: LinkCache | None = None
     clicks: ClickAppender | None = None
     key_usage: KeyUsage | None = None
+    # The API keys this process has seen (graph/key_cache.py); None: read each request's key.
+    keys: KeyCache | None = None
     # GraphQL requests executed at once in this process (None: no limit); see __call__.
     slots: asyncio.Semaphore | None = None
 
@@ -256,8 +259,11 @@ class GraphQLView(GraphQL[Context, None]):
                 res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
             )
             raise Unauthenticated("Unknown or revoked API key")
-        async with res.engine.connect() as conn:
-            row = await accounts_db.find_key(conn, key_hash=hash_key(key))
+        if res.keys is not None:
+            row = await res.keys.find(hash_key(key))
+        else:
+            async with res.engine.connect() as conn:
+                row = await accounts_db.find_key(conn, key_hash=hash_key(key))
         if row is None or row.revoked_at is not None:
             await hit(
                 res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute

@@ -167,8 +167,11 @@ def apikey_revoke(key: str) -> None:
     """Revoke an API key, given the key itself or its id."""
     from domain.apikeys import hash_key
 
-    async def go(settings: Settings) -> int:
+    async def go(settings: Settings) -> tuple[int, bool]:
+        from redis.asyncio import Redis
+
         from db import accounts
+        from graph.key_cache import publish_key_changes
 
         async def work(session: Any) -> int:
             try:
@@ -176,11 +179,26 @@ def apikey_revoke(key: str) -> None:
             except ValueError:
                 return await accounts.revoke_key(session, key_hash=hash_key(key))
 
-        return await _with_session(settings, work)
+        revoked = await _with_session(settings, work)
+        if not revoked or not settings.redis_url:
+            return revoked, True
+        # The API processes keep the keys they have seen: tell them all to read them again.
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1)
+        try:
+            return revoked, await publish_key_changes(redis, None)
+        finally:
+            await redis.aclose()
 
-    if run_async(go) == 0:
+    revoked, told = run_async(go)
+    if revoked == 0:
         raise fail("no active key matches")
     typer.echo("revoked")
+    if not told:
+        typer.echo(
+            "warning: Redis could not be told; running API processes may accept the key "
+            "for up to a minute",
+            err=True,
+        )
 
 
 @app.command()

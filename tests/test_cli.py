@@ -9,10 +9,12 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from conftest import GraphQLClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
+from waiting import eventually
 
 from db import accounts as accounts_db
 from linkinsights.cli import app
@@ -79,8 +81,13 @@ async def test_apikey_create_authenticates_and_revoke_locks_it_out(
     revoked = await run("apikey", "revoke", key)
     assert revoked.exit_code == 0, revoked.output
     assert "revoked" in revoked.stdout
-    response = await gql.post(QUERY, key=key)
-    assert response.status_code == 401
+
+    async def refused() -> httpx.Response | None:  # announced: reaches the API within 1 s
+        response = await gql.post(QUERY, key=key)
+        return response if response.status_code == 401 else None
+
+    response = await eventually(refused, what="the revoked key refused", within=1)
+    assert response is not None
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
     again = await run("apikey", "revoke", key)

@@ -51,6 +51,7 @@ from domain.validation import (
 )
 from graph.context import Context
 from graph.errors import BadUserInput, QueueUnavailable
+from graph.key_cache import publish_key_changes
 from graph.link_cache import publish_link_changes
 from graph.track import parse_ip
 from graph.types.account import Account
@@ -550,6 +551,8 @@ class IngestionMutations:
                 session, account_id=viewer.account_id, values=values
             )
             assert row is not None
+        if "timezone" in values:  # the API processes keep it with the account's keys
+            await publish_key_changes(ctx.redis, [viewer.account_id])
         return Account(row=row, reveal_secret=reveal)
 
     @strawberry.mutation(

@@ -1,0 +1,124 @@
+"""The API keys a process keeps (graph/key_cache.py): trusted only while change notices can
+arrive; a revocation or a time-zone change announced on Redis reaches every process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from waiting import eventually
+
+from db import accounts as accounts_db
+from db.engine import reads
+from domain.apikeys import hash_key
+from graph.key_cache import KeyCache, publish_key_changes
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def listening(engine: AsyncEngine, redis: Redis) -> KeyCache:
+    cache = KeyCache(reads(engine))
+    cache.listen(redis)
+
+    async def subscribed() -> bool:
+        return cache.listening
+
+    await eventually(subscribed, what="the key cache's subscription")
+    return cache
+
+
+async def test_a_revocation_announced_reaches_every_process(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    account_id: uuid.UUID,
+    make_key: Callable[..., Awaitable[str]],
+) -> None:
+    key_hash = hash_key(await make_key(account_id))
+    processes = [await listening(engine, redis), await listening(engine, redis)]
+    try:
+        for cache in processes:
+            row = await cache.find(key_hash)
+            assert row is not None
+            assert row.revoked_at is None
+        async with sessionmaker() as session, session.begin():
+            assert await accounts_db.revoke_key(session, key_hash=key_hash) == 1
+        for cache in processes:  # kept: not announced yet, so no statement reads it again
+            row = await cache.find(key_hash)
+            assert row is not None
+            assert row.revoked_at is None
+        assert await publish_key_changes(redis, None)
+
+        async def revoked(cache: KeyCache) -> bool:
+            row = await cache.find(key_hash)
+            return row is not None and row.revoked_at is not None
+
+        for cache in processes:
+            await eventually(partial(revoked, cache), what="the revocation", within=1)
+    finally:
+        for cache in processes:
+            await cache.close()
+
+
+async def test_a_time_zone_change_drops_only_that_accounts_keys(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis,
+    make_account: Callable[..., Awaitable[uuid.UUID]],
+    make_key: Callable[..., Awaitable[str]],
+) -> None:
+    changed, other = await make_account(), await make_account()
+    changed_hash = hash_key(await make_key(changed))
+    other_hash = hash_key(await make_key(other))
+    cache = await listening(engine, redis)
+    try:
+        await cache.find(changed_hash)
+        await cache.find(other_hash)
+        assert len(cache) == 2
+        async with sessionmaker() as session, session.begin():
+            await accounts_db.update_account(
+                session, account_id=changed, values={"timezone": "Europe/Paris"}
+            )
+        assert await publish_key_changes(redis, [changed])
+        await eventually(partial(_len_is, cache, 1), what="the account's keys dropped")
+        row = await cache.find(changed_hash)
+        assert row is not None
+        assert row.timezone == "Europe/Paris"
+    finally:
+        await cache.close()
+
+
+async def _len_is(cache: KeyCache, n: int) -> bool:
+    return len(cache) == n
+
+
+async def test_without_notices_every_request_reads_its_key(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: uuid.UUID,
+    make_key: Callable[..., Awaitable[str]],
+) -> None:
+    key_hash = hash_key(await make_key(account_id))
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    cache = KeyCache(reads(engine))
+    cache.listen(unreachable)
+    try:
+        assert await cache.find(key_hash) is not None
+        assert len(cache) == 0
+        async with sessionmaker() as session, session.begin():
+            assert await accounts_db.revoke_key(session, key_hash=key_hash) == 1
+        row = await cache.find(key_hash)
+        assert row is not None
+        assert row.revoked_at is not None
+    finally:
+        await cache.close()
+        await unreachable.aclose()
