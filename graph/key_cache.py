@@ -17,7 +17,6 @@ seconds) and reads a key again only when it is not kept:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -29,7 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.accounts import KeyRow, find_key
-from graph.notices import follow, publish
+from graph.notices import follow, publish, stop
 
 log = logging.getLogger("linkinsights.auth")
 
@@ -97,11 +96,8 @@ class KeyCache:
         self._listener = asyncio.create_task(self._listen_forever(redis), name="key-cache")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await stop(self._listener)
+        self._listener = None
         self._listening = False
 
     def _subscribed(self) -> None:

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -29,7 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.ingest import LinkTarget, link_targets
-from graph.notices import follow, publish
+from graph.notices import follow, publish, stop
 
 log = logging.getLogger("linkinsights.track")
 
@@ -138,11 +137,8 @@ class LinkCache:
         self._listener = asyncio.create_task(self._listen_forever(redis), name="link-cache")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await stop(self._listener)
+        self._listener = None
 
     async def _listen_forever(self, redis: Redis) -> None:
         def lost(exc: RedisError | OSError) -> None:

@@ -67,3 +67,11 @@ async def publish(redis: Redis, channel: str, text: str) -> bool:
         log.warning("could not announce a change on %s: %s", channel, exc)
         return False
     return True
+
+
+async def stop(listener: asyncio.Task[None] | None) -> None:
+    """Stop a task running `follow` (a cache's `close`)."""
+    if listener is not None:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
