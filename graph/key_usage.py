@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db import accounts as accounts_db
 
 log = logging.getLogger("linkinsights.auth")
+
+_MINUTE = 60.0
 
 
 class KeyUsage:
@@ -28,10 +31,17 @@ class KeyUsage:
         self._sessionmaker = sessionmaker
         self._interval = interval
         self._pending: set[uuid.UUID] = set()
+        # When each key was last noted: a process that keeps its keys (graph/key_cache.py)
+        # does not see their last_used_at move, so the minute is counted here as well.
+        self._noted: dict[uuid.UUID, float] = {}
         self._task: asyncio.Task[None] | None = None
 
     def seen(self, key_id: uuid.UUID) -> None:
-        """Note a use of the key; written within `interval` seconds."""
+        """Note a use of the key; written within `interval` seconds, once a minute at most."""
+        now = time.monotonic()
+        if now - self._noted.get(key_id, -_MINUTE) < _MINUTE:
+            return
+        self._noted[key_id] = now
         self._pending.add(key_id)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_later())
@@ -47,6 +57,8 @@ class KeyUsage:
     async def flush(self) -> None:
         """Write every key noted so far (errors are logged: usage is not worth a failure)."""
         ids, self._pending = list(self._pending), set()
+        now = time.monotonic()
+        self._noted = {k: t for k, t in self._noted.items() if now - t < _MINUTE}
         if not ids:
             return
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
+from typing import cast
 
 import pytest
 from redis.asyncio import Redis
@@ -122,3 +123,30 @@ async def test_without_notices_every_request_reads_its_key(
     finally:
         await cache.close()
         await unreachable.aclose()
+
+
+async def test_a_kept_key_is_written_as_used_once_a_minute(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: uuid.UUID,
+    make_key: Callable[..., Awaitable[str]],
+) -> None:
+    from graph.key_usage import KeyUsage
+
+    async with sessionmaker() as session:
+        row = await accounts_db.find_key(session, key_hash=hash_key(await make_key(account_id)))
+    assert row is not None
+    sessions = 0
+
+    def counting() -> AsyncSession:
+        nonlocal sessions
+        sessions += 1
+        return sessionmaker()
+
+    usage = KeyUsage(cast(async_sessionmaker[AsyncSession], counting), interval=3600)
+    usage.seen(row.id)
+    await usage.flush()
+    assert sessions == 1
+    usage.seen(row.id)  # the kept row still shows the old last_used_at: noted already
+    await usage.flush()
+    assert sessions == 1
+    await usage.aclose()
