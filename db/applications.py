@@ -59,6 +59,10 @@ class JobRow:
 
 @dataclass(slots=True)
 class ApplicationRow:
+    """An application as every read returns it: its own columns and its job (read by the same
+    statement, so a page of applications with their jobs is one statement and the `job`
+    field needs no loader)."""
+
     id: uuid.UUID
     account_id: uuid.UUID
     job_id: uuid.UUID | None
@@ -72,6 +76,7 @@ class ApplicationRow:
     most_clicked_link_function: str | None
     engagement_score: int
     is_high_priority: bool
+    job: JobRow | None  # None: no job, or (never written so) a job of another account
 
 
 @dataclass(slots=True)
@@ -104,11 +109,22 @@ def job_row(r: RowMapping, prefix: str = "") -> JobRow:
     )
 
 
-APPLICATION_COLUMNS = tuple(job_applications.c[name] for name in ApplicationRow.__slots__)
+APPLICATION_COLUMNS = tuple(
+    job_applications.c[name] for name in ApplicationRow.__slots__ if name != "job"
+)
+# What every read of applications selects from, and its columns: the application's, then its
+# job's (of the same account only), named job__<column>.
+APPLICATIONS_WITH_JOBS = job_applications.outerjoin(
+    jobs,
+    and_(
+        jobs.c.id == job_applications.c.job_id, jobs.c.account_id == job_applications.c.account_id
+    ),
+)
+APPLICATION_WITH_JOB_COLUMNS = (*APPLICATION_COLUMNS, *_JOB_LABELLED)
 
 
 def application_row(r: RowMapping) -> ApplicationRow:
-    """An ApplicationRow from a row with (at least) the application's columns."""
+    """An ApplicationRow from a row with APPLICATION_WITH_JOB_COLUMNS (and maybe more)."""
     return ApplicationRow(
         id=r["id"],
         account_id=r["account_id"],
@@ -123,6 +139,7 @@ def application_row(r: RowMapping) -> ApplicationRow:
         most_clicked_link_function=r["most_clicked_link_function"],
         engagement_score=r["engagement_score"],
         is_high_priority=r["is_high_priority"],
+        job=None if r[_JOB_PREFIX + "id"] is None else job_row(r, _JOB_PREFIX),
     )
 
 
@@ -190,7 +207,6 @@ ORDERS: dict[str, tuple[Any, bool, bool]] = {
 class PageRow:
     row: ApplicationRow
     sort_value: Any  # the value of the order's key, for the cursor
-    job: JobRow | None = None  # with ``with_job``: the application's job (None: it has none)
 
 
 _NOT_FILTERS = frozenset({"account_id", "limit", "after_id", "after_value"})
@@ -198,11 +214,11 @@ _NOT_FILTERS = frozenset({"account_id", "limit", "after_id", "after_value"})
 
 @functools.cache
 def _page_statement(
-    order: str, filters: frozenset[str], after_kind: str | None, with_total: bool, with_job: bool
+    order: str, filters: frozenset[str], after_kind: str | None, with_total: bool
 ) -> Any:
     """The page statement for one shape, built once (db/params.py). Values: account_id, the
     filter fields in `filters`, limit, and after_id / after_value as `after_kind` needs.
-    Columns: the application's, the sort value, then the total and the job's, if asked."""
+    Columns: the application's and its job's, the sort value, then the total, if asked."""
     key, desc, nullable = ORDERS[order]
     ja = job_applications.c
     clauses = _filter_clauses(filters)
@@ -231,19 +247,13 @@ def _page_statement(
         order_by = [key.desc().nulls_last() if nullable else key.desc(), ja.id.asc()]
     else:
         order_by = [key.asc(), ja.id.desc()]
-    source: Any = job_applications
+    source: Any = APPLICATIONS_WITH_JOBS
     if order == "INTENT_SCORE_DESC":
         source = source.outerjoin(
             link_click_analytics, link_click_analytics.c.application_id == ja.id
         )
-    if with_job:
-        # The job of the same account only, as the job loader reads it.
-        source = source.outerjoin(
-            jobs, and_(jobs.c.id == ja.job_id, jobs.c.account_id == ja.account_id)
-        )
-        extra.extend(_JOB_LABELLED)
     return (
-        select(*APPLICATION_COLUMNS, key.label("sort_value"), *extra)
+        select(*APPLICATION_WITH_JOB_COLUMNS, key.label("sort_value"), *extra)
         .select_from(source)
         .where(*clauses)
         .order_by(*order_by)
@@ -260,13 +270,11 @@ async def list_applications(
     flt: ApplicationFilter | None = None,
     order: str = "APPLIED_AT_DESC",
     with_total: bool = False,
-    with_job: bool = False,
 ) -> tuple[list[PageRow], int | None]:
     """One page (first + 1 rows, so the caller knows whether there is a next page).
 
     With ``with_total``, also the number of applications matching the filter (ignoring
     ``after``), counted by the same statement; None when the page is empty (count then).
-    With ``with_job``, each row's job, read by the same statement.
     """
     values = _filter_values(account_id, flt)
     values["limit"] = first + 1
@@ -279,16 +287,9 @@ async def list_applications(
             after_kind = "value"
             values["after_value"] = value
     filters = frozenset(values) - _NOT_FILTERS
-    statement = _page_statement(order, filters, after_kind, with_total, with_job)
+    statement = _page_statement(order, filters, after_kind, with_total)
     found = (await db.execute(statement, values)).mappings().all()
-    page = [
-        PageRow(
-            row=application_row(r),
-            sort_value=r["sort_value"],
-            job=job_row(r, _JOB_PREFIX) if with_job and r["job__id"] is not None else None,
-        )
-        for r in found
-    ]
+    page = [PageRow(row=application_row(r), sort_value=r["sort_value"]) for r in found]
     return page, (int(found[0]["total_count"]) if with_total and found else None)
 
 
@@ -306,9 +307,13 @@ async def count_applications(
 
 
 # Loader statements, built once (db/params.py): :account_id and the :ids array.
-_APPLICATIONS_BY_IDS = select(*APPLICATION_COLUMNS).where(
-    job_applications.c.account_id == param("account_id", job_applications.c.account_id),
-    any_of(job_applications.c.id),
+_APPLICATIONS_BY_IDS = (
+    select(*APPLICATION_WITH_JOB_COLUMNS)
+    .select_from(APPLICATIONS_WITH_JOBS)
+    .where(
+        job_applications.c.account_id == param("account_id", job_applications.c.account_id),
+        any_of(job_applications.c.id),
+    )
 )
 _JOBS_BY_IDS = select(*JOB_COLUMNS).where(
     jobs.c.account_id == param("account_id", jobs.c.account_id), any_of(jobs.c.id)
@@ -332,57 +337,42 @@ _HISTORY_BY_APPLICATION = (
 
 
 @dataclass(slots=True)
-class ApplicationBundle:
-    """An application with what one statement read beside it (see applications_with)."""
+class ApplicationWithMetrics:
+    """An application (with its job) and its metrics row, read by one statement."""
 
     row: ApplicationRow
-    job: JobRow | None = None  # with_job: its job (None: none, or not the account's)
-    engagement: EngagementRow | None = None  # with_engagement: its metrics (None: none yet)
+    engagement: EngagementRow | None  # None: not calculated yet
 
 
-@functools.cache
-def _applications_with_statement(with_job: bool, with_engagement: bool) -> Any:
-    """Built once per shape (db/params.py); values: account_id, ids."""
-    ja = job_applications.c
-    source: Any = job_applications
-    columns: list[Any] = list(APPLICATION_COLUMNS)
-    if with_job:
-        source = source.outerjoin(
-            jobs, and_(jobs.c.id == ja.job_id, jobs.c.account_id == ja.account_id)
+_APPLICATIONS_WITH_METRICS = (
+    select(*APPLICATION_WITH_JOB_COLUMNS, *_ENGAGEMENT_LABELLED)
+    .select_from(
+        APPLICATIONS_WITH_JOBS.outerjoin(
+            link_click_analytics,
+            link_click_analytics.c.application_id == job_applications.c.id,
         )
-        columns += _JOB_LABELLED
-    if with_engagement:
-        source = source.outerjoin(
-            link_click_analytics, link_click_analytics.c.application_id == ja.id
-        )
-        columns += _ENGAGEMENT_LABELLED
-    return (
-        select(*columns)
-        .select_from(source)
-        .where(ja.account_id == param("account_id", ja.account_id), any_of(ja.id))
     )
+    .where(
+        job_applications.c.account_id == param("account_id", job_applications.c.account_id),
+        any_of(job_applications.c.id),
+    )
+)
 
 
-async def applications_with(
-    db: Db,
-    *,
-    account_id: uuid.UUID,
-    ids: list[uuid.UUID],
-    with_job: bool,
-    with_engagement: bool,
-) -> dict[uuid.UUID, ApplicationBundle]:
-    """These applications of the account, each with its job and its metrics as asked, read
-    by one statement (what the job and engagement loaders would read with two more)."""
-    statement = _applications_with_statement(with_job, with_engagement)
+async def applications_with_metrics(
+    db: Db, *, account_id: uuid.UUID, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, ApplicationWithMetrics]:
+    """These applications of the account with their jobs and metrics: one statement, where
+    the application and engagement loaders would take two."""
     values = {"account_id": account_id, "ids": ids}
-    out: dict[uuid.UUID, ApplicationBundle] = {}
-    for r in (await db.execute(statement, values)).mappings():
-        bundle = ApplicationBundle(application_row(r))
-        if with_job and r[_JOB_PREFIX + "id"] is not None:
-            bundle.job = job_row(r, _JOB_PREFIX)
-        if with_engagement and r[_ENGAGEMENT_PREFIX + "application_id"] is not None:
-            bundle.engagement = engagement_row(r, _ENGAGEMENT_PREFIX)
-        out[bundle.row.id] = bundle
+    out: dict[uuid.UUID, ApplicationWithMetrics] = {}
+    for r in (await db.execute(_APPLICATIONS_WITH_METRICS, values)).mappings():
+        metrics = (
+            None
+            if r[_ENGAGEMENT_PREFIX + "application_id"] is None
+            else engagement_row(r, _ENGAGEMENT_PREFIX)
+        )
+        out[r["id"]] = ApplicationWithMetrics(application_row(r), metrics)
     return out
 
 
@@ -414,6 +404,19 @@ async def status_history_by_application(
 # --- writes (callers run `mark_app_writer` first: the history is written here) -----------
 
 
+async def _written_with_job(session: AsyncSession, written: Any) -> ApplicationRow | None:
+    """The application an INSERT or UPDATE wrote, with its job: the statement as a CTE,
+    returning the application's columns, joined to jobs, so it is still one round trip."""
+    done = written.returning(*job_applications.c).cte("written")
+    statement = select(*(done.c[c.name] for c in APPLICATION_COLUMNS), *_JOB_LABELLED).select_from(
+        done.outerjoin(
+            jobs, and_(jobs.c.id == done.c.job_id, jobs.c.account_id == done.c.account_id)
+        )
+    )
+    row = (await session.execute(statement)).mappings().one_or_none()
+    return None if row is None else application_row(row)
+
+
 async def create_application(
     session: AsyncSession,
     *,
@@ -431,21 +434,14 @@ async def create_application(
     }
     if applied_at is not None:
         values["created_at"] = applied_at
-    row = (
-        (
-            await session.execute(
-                insert(job_applications).values(**values).returning(*job_applications.c)
-            )
-        )
-        .mappings()
-        .one()
-    )
+    row = await _written_with_job(session, insert(job_applications).values(**values))
+    assert row is not None  # an INSERT ... VALUES writes its row or raises
     await session.execute(
         insert(application_status_history).values(
-            application_id=row["id"], status=status, changed_at=row["created_at"]
+            application_id=row.id, status=status, changed_at=row.created_at
         )
     )
-    return application_row(row)
+    return row
 
 
 async def update_application_status(
@@ -458,17 +454,11 @@ async def update_application_status(
 ) -> ApplicationRow | None:
     """Set the status and write the history row; None when the id is not the account's."""
     ja = job_applications.c
-    row = (
-        (
-            await session.execute(
-                update(job_applications)
-                .where(ja.id == application_id, ja.account_id == account_id)
-                .values(status=status, updated_at=func.now())
-                .returning(*job_applications.c)
-            )
-        )
-        .mappings()
-        .one_or_none()
+    row = await _written_with_job(
+        session,
+        update(job_applications)
+        .where(ja.id == application_id, ja.account_id == account_id)
+        .values(status=status, updated_at=func.now()),
     )
     if row is None:
         return None
@@ -479,7 +469,7 @@ async def update_application_status(
             changed_at=changed_at if changed_at is not None else func.now(),
         )
     )
-    return application_row(row)
+    return row
 
 
 @dataclass(frozen=True, slots=True)

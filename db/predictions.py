@@ -11,7 +11,12 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.applications import ApplicationRow, application_row
+from db.applications import (
+    APPLICATION_WITH_JOB_COLUMNS,
+    APPLICATIONS_WITH_JOBS,
+    ApplicationRow,
+    application_row,
+)
 from db.engine import Db
 from db.params import any_of, param
 from db.tables import job_applications, link_clicks, link_tracking
@@ -154,7 +159,8 @@ async def high_priority_applications(
     ja = job_applications.c
     rows = (
         await session.execute(
-            select(job_applications)
+            select(*APPLICATION_WITH_JOB_COLUMNS)
+            .select_from(APPLICATIONS_WITH_JOBS)
             .where(
                 ja.account_id == account_id,
                 ja.status == "applied",

@@ -63,37 +63,13 @@ class ApplicationByIdLoader(AccountLoader[uuid.UUID, ApplicationRow]):
         return await app_db.applications_by_ids(db, account_id=self.account_id, ids=keys)
 
 
-# (application id, with its job, with its metrics)
-BundleKey = tuple[uuid.UUID, bool, bool]
-
-
-async def _bundles(
-    s: Db, account: uuid.UUID, keys: list[BundleKey]
-) -> dict[BundleKey, app_db.ApplicationBundle]:
-    shapes: dict[tuple[bool, bool], list[uuid.UUID]] = {}
-    for app_id, with_job, with_engagement in keys:
-        shapes.setdefault((with_job, with_engagement), []).append(app_id)
-    out: dict[BundleKey, app_db.ApplicationBundle] = {}
-    for (with_job, with_engagement), ids in shapes.items():
-        found = await app_db.applications_with(
-            s,
-            account_id=account,
-            ids=ids,
-            with_job=with_job,
-            with_engagement=with_engagement,
-        )
-        for app_id, bundle in found.items():
-            out[(app_id, with_job, with_engagement)] = bundle
-    return out
-
-
-class ApplicationBundleByIdLoader(AccountLoader[BundleKey, app_db.ApplicationBundle]):
-    """An application with its job and metrics (as the key asks) in one statement."""
+class ApplicationWithMetricsLoader(AccountLoader[uuid.UUID, app_db.ApplicationWithMetrics]):
+    """An application, its job and its metrics row in one statement."""
 
     async def fetch(
-        self, db: Db, keys: list[BundleKey]
-    ) -> dict[BundleKey, app_db.ApplicationBundle]:
-        return await _bundles(db, self.account_id, keys)
+        self, db: Db, keys: list[uuid.UUID]
+    ) -> dict[uuid.UUID, app_db.ApplicationWithMetrics]:
+        return await app_db.applications_with_metrics(db, account_id=self.account_id, ids=keys)
 
 
 class JobByIdLoader(AccountLoader[uuid.UUID, JobRow]):
@@ -241,8 +217,8 @@ class Loaders:
         return ApplicationByIdLoader(self.engine, self.account_id)
 
     @cached_property
-    def application_bundle_by_id(self) -> ApplicationBundleByIdLoader:
-        return ApplicationBundleByIdLoader(self.engine, self.account_id)
+    def application_with_metrics_by_id(self) -> ApplicationWithMetricsLoader:
+        return ApplicationWithMetricsLoader(self.engine, self.account_id)
 
     @cached_property
     def job_by_id(self) -> JobByIdLoader:

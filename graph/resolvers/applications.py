@@ -143,8 +143,7 @@ class ApplicationQueries:
             value, last_id = decode_cursor(after, length=2)
             keyset = (_parse_sort_value(value, order), require_uuid(str(last_id), field="after"))
         db_filter = to_db_filter(filter)
-        # The page, its total and (when asked) the jobs are one statement, hence one snapshot.
-        with_job = selects(info, "edges", "node", "job")
+        # The page, its jobs and its total are one statement, hence one snapshot.
         async with ctx.engine.connect() as conn:
             rows, total = await app_db.list_applications(
                 conn,
@@ -154,18 +153,14 @@ class ApplicationQueries:
                 flt=db_filter,
                 order=order,
                 with_total=True,
-                with_job=with_job,
             )
             if total is None:  # an empty page carries no count
                 total = await app_db.count_applications(
                     conn, account_id=viewer.account_id, flt=db_filter
                 )
-        # What the page read, handed to the loaders: `job` and `links { application }` load
-        # nothing more.
+        # What the page read, handed to the loader: `links { application }` loads nothing more.
         for r in rows:
             ctx.loaders.application_by_id.prime(r.row.id, r.row)
-            if r.job is not None:
-                ctx.loaders.job_by_id.prime(r.job.id, r.job)
         return build_connection(
             [Application.from_row(r.row) for r in rows],
             page_cursors(info, rows, first),
@@ -182,21 +177,17 @@ class ApplicationQueries:
         ctx.require("read")
         app_id = require_uuid(id, field="id")
         loaders = ctx.loaders
-        with_job, with_engagement = selects(info, "job"), selects(info, "engagement")
-        if not (with_job or with_engagement):
+        if not selects(info, "engagement"):
             row = await loaders.application_by_id.load(app_id)
             return None if row is None else Application.from_row(row)
-        # The job and the metrics the query asks for, read with the application and handed
-        # to their loaders.
-        bundle = await loaders.application_bundle_by_id.load((app_id, with_job, with_engagement))
-        if bundle is None:
+        # The metrics the query asks for, read with the application and its job and handed
+        # to their loader.
+        found = await loaders.application_with_metrics_by_id.load(app_id)
+        if found is None:
             return None
-        loaders.application_by_id.prime(app_id, bundle.row)
-        if with_job and bundle.job is not None:
-            loaders.job_by_id.prime(bundle.job.id, bundle.job)
-        if with_engagement:
-            loaders.engagement_by_application.prime(app_id, bundle.engagement)
-        return Application.from_row(bundle.row)
+        loaders.application_by_id.prime(app_id, found.row)
+        loaders.engagement_by_application.prime(app_id, found.engagement)
+        return Application.from_row(found.row)
 
     @strawberry.field
     async def job(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Job | None:

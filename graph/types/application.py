@@ -1,4 +1,9 @@
-"""Application, Job and StatusChange types, built from db rows; nested fields use loaders."""
+"""Application, Job and StatusChange types, built from db rows.
+
+What the row carries (an application's columns and its job, read by the same statement) are
+plain fields; what needs another read (links, history, metrics, ...) are async resolvers that
+call the request's loaders.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,7 @@ class StatusChange:
 
 @strawberry.type
 class Application:
-    row: strawberry.Private[ApplicationRow]  # for the nested fields: its id, its job's id
+    row: strawberry.Private[ApplicationRow]  # for the nested fields: its id
     id: strawberry.ID
     status: ApplicationStatus
     created_at: datetime = strawberry.field(
@@ -66,6 +71,7 @@ class Application:
     most_clicked_link_function: str | None
     engagement_score: int
     is_high_priority: bool
+    job: Job | None
 
     @classmethod
     def from_row(cls, row: ApplicationRow) -> Application:
@@ -82,14 +88,8 @@ class Application:
             most_clicked_link_function=row.most_clicked_link_function,
             engagement_score=row.engagement_score,
             is_high_priority=row.is_high_priority,
+            job=None if row.job is None else Job.from_row(row.job),
         )
-
-    @strawberry.field
-    async def job(self, info: strawberry.Info[Context, None]) -> Job | None:
-        if self.row.job_id is None:
-            return None
-        row = await info.context.loaders.job_by_id.load(self.row.job_id)
-        return None if row is None else Job.from_row(row)
 
     @strawberry.field
     async def status_history(self, info: strawberry.Info[Context, None]) -> list[StatusChange]:
