@@ -238,6 +238,33 @@ def own_postgres() -> Iterator[EmbeddedPostgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+async def test_pooled_connections_closed_by_a_quiet_restart_are_replaced(
+    own_postgres: EmbeddedPostgres,
+) -> None:
+    """PostgreSQL restarts while nothing runs: the pool's idle connections are dead, and the
+    first reads after the restart get new ones (db.engine drops closed ones at checkout)."""
+    from sqlalchemy import text
+
+    from db.engine import reads
+
+    engine = make_engine(own_postgres.url, pool_size=2)
+    try:
+        read = reads(engine)
+
+        async def one() -> int:
+            async with read.connect() as conn:
+                return int((await conn.execute(text("SELECT 1"))).scalar_one())
+
+        assert await asyncio.gather(one(), one()) == [1, 1]  # two connections in the pool
+        await asyncio.to_thread(own_postgres.stop)
+        await asyncio.to_thread(own_postgres.start)
+        assert await asyncio.gather(one(), one()) == [1, 1]
+        async with engine.begin() as conn:  # a transaction's checkout too
+            assert (await conn.execute(text("SELECT 2"))).scalar_one() == 2
+    finally:
+        await engine.dispose()
+
+
 async def test_postgres_outage_under_load(
     own_postgres: EmbeddedPostgres, redis_url: str, tmp_path: Path
 ) -> None:
@@ -356,26 +383,38 @@ def _child(parent: int, command: str) -> int:
 # --- the rate limiter ------------------------------------------------------------------------
 
 
-async def test_rate_limits_fail_open_logging_once_per_change(
+async def test_rate_limits_are_kept_per_process_while_redis_is_down(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Redis away: the limiter still refuses past the limit from its own counts, says so once,
+    and adds the hits it kept to Redis when Redis answers again."""
     from redis.asyncio import Redis
 
-    from graph.ratelimit import hit
+    from graph.errors import RateLimited
+    from graph.ratelimit import RateLimiter
 
     down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
     up = Redis.from_url(redis_url)
     bucket = f"test:{uuid.uuid4().hex}"
+    limiter = RateLimiter(down, sync_seconds=3600)  # synced by hand below
     try:
         with caplog.at_level("WARNING", logger="linkinsights.ratelimit"):
-            for _ in range(3):
-                await hit(down, bucket=bucket, limit=1)  # allowed: Redis is away
-            await hit(up, bucket=bucket, limit=5)
-            await hit(up, bucket=bucket, limit=5)
+            limiter.hit(bucket=bucket, limit=2)
+            limiter.hit(bucket=bucket, limit=2)
+            with pytest.raises(RateLimited):
+                limiter.hit(bucket=bucket, limit=2)
+            await limiter.sync()
+            await limiter.sync()  # still down: said once
+            limiter.redis = up
+            await limiter.sync()
+        stored = await up.keys(f"linkinsights:rl:{bucket}:*")
+        assert len(stored) == 1
+        assert int(await up.get(stored[0]) or 0) == 3
     finally:
+        await limiter.aclose()
         await down.aclose()
         await up.aclose()
     messages = [r.getMessage() for r in caplog.records if r.name == "linkinsights.ratelimit"]
     assert len(messages) == 2, messages
-    assert messages[0].startswith("rate limits not enforced while Redis is unavailable")
-    assert messages[1] == "Redis is back: rate limits enforced again"
+    assert messages[0].startswith("rate limits counted per process while Redis is unavailable")
+    assert messages[1] == "Redis is back: rate limits counted across processes again"
