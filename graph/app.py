@@ -35,6 +35,7 @@ from graph.observability import (
     metrics_text,
 )
 from graph.pixel import Pixel
+from graph.ratelimit import RateLimiter
 from graph.rest import make_routes
 from graph.schema import schema
 from graph.track import Tracker
@@ -119,12 +120,14 @@ def create_app(settings: Settings) -> Starlette:
         )
         await appender.start()
         sessionmaker = make_sessionmaker(engine)
+        limiter = RateLimiter(redis)
         key_usage = KeyUsage(sessionmaker)
         resources = Resources(
             settings=settings,
             sessionmaker=sessionmaker,
             engine=reads(engine),
             redis=redis,
+            limiter=limiter,
             links=links,
             clicks=appender,
             key_usage=key_usage,
@@ -144,6 +147,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await key_usage.aclose()
+            await limiter.aclose()
             await appender.close()
             await links.close()
             await keys.close()

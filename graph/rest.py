@@ -55,7 +55,6 @@ from graph.errors import (
     unavailable_service,
 )
 from graph.observability import REST_REQUESTS
-from graph.ratelimit import hit
 from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.rest")
@@ -617,8 +616,7 @@ def make_routes(view: Any, schema: Any, settings: Settings) -> list[Route]:
                 context = await view.get_context(request, Response())
                 viewer = context.viewer
                 if viewer is not None:
-                    await hit(
-                        context.redis,
+                    view.resources.limiter.hit(
                         bucket=f"rest:{endpoint.name}:{viewer.key_id}",
                         limit=getattr(settings, endpoint.limit_setting),
                         window_seconds=3600,

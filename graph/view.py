@@ -46,7 +46,7 @@ from graph.key_cache import KeyCache
 from graph.key_usage import KeyUsage
 from graph.link_cache import LinkCache
 from graph.observability import GRAPHQL_ERRORS
-from graph.ratelimit import hit
+from graph.ratelimit import RateLimiter
 from jobs.click_stream import ClickAppender
 from linkinsights.settings import Settings
 
@@ -60,6 +60,8 @@ class Resources:
     # The same engine in autocommit mode, for reads of one statement (db.engine.reads).
     engine: AsyncEngine
     redis: ArqRedis
+    # The rate limits, counted in this process and synced to Redis in batches (see there).
+    limiter: RateLimiter
     links: LinkCache | None = None
     clicks: ClickAppender | None = None
     key_usage: KeyUsage | None = None
@@ -237,8 +239,7 @@ class GraphQLView(GraphQL[Context, None]):
             except orjson.JSONDecodeError:
                 pass
             if isinstance(query, str) and query and _is_introspection_only(query):
-                await hit(
-                    res.redis,
+                res.limiter.hit(
                     bucket=f"ip:{client_ip}",
                     limit=res.settings.rate_limit_per_ip_per_minute,
                 )
@@ -255,8 +256,8 @@ class GraphQLView(GraphQL[Context, None]):
         res = self.resources
         assert res is not None
         if not looks_like_key(key):
-            await hit(
-                res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
+            res.limiter.hit(
+                bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
             )
             raise Unauthenticated("Unknown or revoked API key")
         if res.keys is not None:
@@ -265,22 +266,21 @@ class GraphQLView(GraphQL[Context, None]):
             async with res.engine.connect() as conn:
                 row = await accounts_db.find_key(conn, key_hash=hash_key(key))
         if row is None or row.revoked_at is not None:
-            await hit(
-                res.redis, bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
+            res.limiter.hit(
+                bucket=f"ip:{client_ip}", limit=res.settings.rate_limit_per_ip_per_minute
             )
             raise Unauthenticated("Unknown or revoked API key")
         if res.key_usage is not None and (row.last_used_at is None or _stale(row.last_used_at)):
             res.key_usage.seen(row.id)
         if operation == "recordClick":
             # seed 002: click recording has its own, higher limit
-            await hit(
-                res.redis,
+            res.limiter.hit(
                 bucket=f"key:{row.id}:clicks",
                 limit=res.settings.rate_limit_record_click_per_minute,
             )
         else:
-            await hit(
-                res.redis, bucket=f"key:{row.id}", limit=res.settings.rate_limit_per_key_per_minute
+            res.limiter.hit(
+                bucket=f"key:{row.id}", limit=res.settings.rate_limit_per_key_per_minute
             )
         return Viewer(
             account_id=row.account_id,

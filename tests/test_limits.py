@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import types
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,9 +16,11 @@ import orjson
 import pytest
 from conftest import GraphQLClient, build_app
 from starlette.applications import Starlette
+from waiting import eventually
 
 import db.applications
 import graph.ratelimit
+from graph.errors import RateLimited
 from graph.relay import encode_cursor
 from linkinsights.settings import Settings
 
@@ -309,6 +312,70 @@ async def test_rate_limit_per_key(
             "/graphql", json={"query": COUNT}, headers={"Authorization": f"Bearer {other}"}
         )
         assert fresh.status_code == 200
+
+
+async def test_rate_limit_counts_the_hits_of_other_processes_after_a_sync(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes' limiters on one Redis: each sync adds its hits and reads the total."""
+    from redis.asyncio import Redis
+
+    from graph.ratelimit import RateLimiter
+
+    now = 1_700_000_010
+    monkeypatch.setattr(graph.ratelimit, "time", types.SimpleNamespace(time=lambda: now))
+    redis = Redis.from_url(redis_url)
+    bucket = f"test:{uuid.uuid4().hex}"
+    first, second = RateLimiter(redis, sync_seconds=3600), RateLimiter(redis, sync_seconds=3600)
+    try:
+        for _ in range(3):
+            first.hit(bucket=bucket, limit=5)
+        await first.sync()
+        second.hit(bucket=bucket, limit=5)  # 1 here; the other's 3 not heard of yet
+        await second.sync()  # Redis: 4
+        second.hit(bucket=bucket, limit=5)
+        with pytest.raises(RateLimited) as refused:
+            second.hit(bucket=bucket, limit=5)
+        assert refused.value.extensions["retryAfter"] == 30
+        await second.sync()  # Redis: 6 (the refused hit counts too)
+        first.hit(bucket=bucket, limit=5)  # it knows of 3 + 1: the others' are heard at its sync
+        await first.sync()  # Redis: 7
+        with pytest.raises(RateLimited):
+            first.hit(bucket=bucket, limit=5)
+    finally:
+        await first.aclose()
+        await second.aclose()
+        await redis.aclose()
+
+
+async def test_rate_limit_syncs_on_its_own_and_forgets_ended_windows(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from graph.ratelimit import RateLimiter
+
+    redis = Redis.from_url(redis_url)
+    bucket = f"test:{uuid.uuid4().hex}"
+    limiter = RateLimiter(redis, sync_seconds=0.01)
+    try:
+        limiter.hit(bucket=bucket, limit=100, window_seconds=1)
+
+        async def synced() -> bool:
+            return not any(w.pending for w in limiter._windows.values())
+
+        await eventually(synced, what="the limiter's own sync")
+        stored = await redis.keys(f"linkinsights:rl:{bucket}:*")
+        assert [int(await redis.get(k) or 0) for k in stored] == [1]
+        window = int(time.time())
+
+        async def next_window() -> bool:
+            return int(time.time()) > window
+
+        await eventually(next_window, what="the next one-second window")
+        await limiter.sync()
+        assert limiter._windows == {}
+    finally:
+        await limiter.aclose()
+        await redis.aclose()
 
 
 # --- concurrency per process --------------------------------------------------------------
