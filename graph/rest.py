@@ -44,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from config import Settings
 from graph.errors import (
     AppError,
     BadUserInput,
@@ -56,7 +57,6 @@ from graph.errors import (
 )
 from graph.observability import REST_REQUESTS
 from graph.ratelimit import hit
-from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.rest")
 

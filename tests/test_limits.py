@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 
 import db.applications
 import graph.ratelimit
+from config import Settings
 from graph.relay import encode_cursor
-from linkinsights.settings import Settings
 
 COUNT = "{ applications(first: 1) { totalCount } }"
 COUNT_QUERY = {"query": COUNT}
