@@ -50,13 +50,13 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
+from config import Settings  # noqa: E402
 from db.batch import bare_click_aggregate  # noqa: E402
 from db.engine import make_engine, make_sessionmaker  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.session import mark_app_writer  # noqa: E402
 from jobs.calculate import calculate_in_process  # noqa: E402
 from linkinsights.embedded import start_services  # noqa: E402
-from linkinsights.settings import Settings  # noqa: E402
 
 
 def _rss_mb(pid: int | str = "self", field: str = "VmRSS") -> float:

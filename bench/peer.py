@@ -55,8 +55,8 @@ from api import (  # noqa: E402
     wait_ready,
 )
 
+from config import Settings  # noqa: E402
 from linkinsights.runtime import services  # noqa: E402
-from linkinsights.settings import Settings  # noqa: E402
 
 PEER_DIR = ROOT / ".data" / "peer"
 NODE_MAJOR = "22"

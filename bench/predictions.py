@@ -33,12 +33,12 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from config import Settings  # noqa: E402
 from db import accounts as accounts_db  # noqa: E402
 from db.engine import make_engine, make_sessionmaker  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from domain.apikeys import generate_key  # noqa: E402
 from linkinsights.runtime import services  # noqa: E402
-from linkinsights.settings import Settings  # noqa: E402
 
 FUNCTIONS = ["LinkedIn", "Calendly", "Portfolio", "Company_Website", "Apply_Now"]
 

@@ -101,8 +101,8 @@ def serve(kind: str, port: int, database_url: str, redis_url: str, workers: int)
         uvloop.run(main())
         return
 
+    from config import Settings
     from linkinsights.server import run_api
-    from linkinsights.settings import Settings
 
     settings = Settings(
         database_url=database_url, redis_url=redis_url, log_level="WARNING", api_workers=workers
@@ -659,7 +659,7 @@ async def get_status(port: int, path: str, sid: str) -> str:
 
 
 def base_settings(**urls: str | None) -> Any:
-    from linkinsights.settings import Settings
+    from config import Settings
 
     return Settings(
         database_url=urls.get("database_url") or os.environ.get("DATABASE_URL") or None,
@@ -669,8 +669,8 @@ def base_settings(**urls: str | None) -> Any:
 
 
 def server_workers(settings: Any, args: argparse.Namespace) -> int:
+    from config import Settings
     from linkinsights.server import worker_count
-    from linkinsights.settings import Settings
 
     return worker_count(settings if args.workers is None else Settings(api_workers=args.workers))
 

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
+from config import Settings
 from db.engine import make_engine, make_sessionmaker, reads
 from db.health import DatabaseMisconfigured, ping
 from graph import pages
@@ -43,7 +44,6 @@ from graph.track_asgi import TrackFastPath
 from graph.view import GraphQLView, Resources
 from jobs.click_stream import ClickAppender, stream_stats
 from jobs.spool import Spool
-from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.app")
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from config import Settings
 from domain.apikeys import grants
 from graph.errors import Forbidden, Unauthenticated
-from linkinsights.settings import Settings
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis

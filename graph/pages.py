@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Scope
 
-from linkinsights.settings import Settings
+from config import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 

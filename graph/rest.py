@@ -44,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from config import Settings
 from graph.errors import (
     AppError,
     BadUserInput,
@@ -55,7 +56,6 @@ from graph.errors import (
     unavailable_service,
 )
 from graph.observability import REST_REQUESTS
-from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.rest")
 

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from config import get_settings
 from graph.extensions import AggregateCacheInvalidation, OperationMetrics, StorableText
 from graph.resolvers.accounts import AccountQueries
 from graph.resolvers.analytics import AnalyticsQueries
@@ -27,7 +28,6 @@ from graph.resolvers.jobs import JobMutations
 from graph.resolvers.live import LiveSubscriptions
 from graph.resolvers.predictions import PredictionMutations, PredictionQueries
 from graph.scalars import SCALAR_OVERRIDES
-from linkinsights.settings import get_settings
 
 Query = merge_types(
     "Query",

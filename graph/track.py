@@ -32,6 +32,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Scope
 
+from config import Settings
 from db.ingest import DNT_KEY, SESSION_NEW_KEY, ClickEntry
 from domain.bots import classify_request
 from domain.ids import uuid7
@@ -39,7 +40,6 @@ from domain.sources import detect_click_source, extract_utm
 from graph.link_cache import LinkCache, LinkUnavailable
 from graph.observability import REDIRECTS, counter_child
 from jobs.click_stream import ClickAppender
-from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.track")
 

@@ -28,6 +28,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from config import Settings
 from db import accounts as accounts_db
 from domain.apikeys import hash_key, looks_like_key
 from graph import pages
@@ -48,7 +49,6 @@ from graph.link_cache import LinkCache
 from graph.observability import GRAPHQL_ERRORS
 from graph.ratelimit import RateLimiter
 from jobs.click_stream import ClickAppender
-from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.graphql")
 

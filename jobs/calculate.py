@@ -27,12 +27,12 @@ from arq.cron import CronJob
 from arq.worker import Function
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config import Settings
 from db import analytics_runs as runs_db
 from db import follow_ups as follow_ups_db
 from db.batch import compute_analytics
 from graph.aggregate_cache import invalidate_quietly
 from jobs.schedule import cron_schedules
-from linkinsights.settings import Settings
 
 log = logging.getLogger("linkinsights.jobs.calculate")
 

@@ -48,9 +48,9 @@ from arq.connections import ArqRedis
 from arq.worker import Function, func
 from standardwebhooks import Webhook
 
+from config import Settings, get_settings
 from db.follow_ups import WebhookTarget, ensure_webhook_secret, record_delivery, webhook_target
 from domain.validation import is_public_address, private_target_message
-from linkinsights.settings import Settings, get_settings
 
 log = logging.getLogger("linkinsights.webhooks")
 

@@ -17,12 +17,12 @@ from arq.worker import Function, Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from config import Settings, get_settings
 from db.engine import make_engine, make_sessionmaker
 from jobs.calculate import analytics_functions, nightly_cron_jobs
 from jobs.flusher import flusher_from_settings
 from jobs.tasks import anonymise_ips
 from jobs.webhooks import webhook_function
-from linkinsights.settings import Settings, get_settings
 
 log = logging.getLogger("linkinsights.worker")
 

@@ -17,8 +17,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from config import Settings, get_settings
 from linkinsights.embedded import EmbeddedError
-from linkinsights.settings import Settings, get_settings
 
 T = TypeVar("T")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from config import Settings
 from linkinsights.embedded import Services, start_services
-from linkinsights.settings import Settings
 
 
 @contextlib.contextmanager

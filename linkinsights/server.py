@@ -23,7 +23,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.errors import HaltServer
 from uvicorn_worker import UvicornWorker
 
-from linkinsights.settings import Settings
+from config import Settings
 
 # The default (API_WORKERS=0) never starts more than this many processes: each holds up to
 # 2 x DB_POOL_SIZE PostgreSQL connections (GraphQL and /track pools) and ~115 MB, and with the

@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from config import Settings
 from db import accounts as accounts_db
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
@@ -33,7 +34,6 @@ from domain.apikeys import generate_key
 from graph.observability import JsonFormatter
 from jobs.flusher import flusher_from_settings
 from linkinsights.embedded import start_services
-from linkinsights.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

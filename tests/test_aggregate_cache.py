@@ -19,10 +19,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from config import Settings
 from graph.aggregate_cache import PREFIX, invalidate_accounts
 from graph.observability import REGISTRY
 from jobs.calculate import calculate_in_process
-from linkinsights.settings import Settings
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 

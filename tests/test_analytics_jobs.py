@@ -19,11 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from config import Settings
 from db.batch import dirty_count
 from jobs.calculate import nightly_calculation, nightly_cron_jobs, nightly_lock_key
 from jobs.schedule import cron_schedules
 from jobs.worker import build_worker, cron_jobs
-from linkinsights.settings import Settings
 
 CALCULATE = """
 mutation($id: ID, $asOf: DateTime) {

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 from waiting import eventually
 
+from config import get_settings
 from db import accounts as accounts_db
 from linkinsights.cli import app
-from linkinsights.settings import get_settings
 
 QUERY = "{ applications(first: 1) { totalCount } }"
 

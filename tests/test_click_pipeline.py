@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from test_track import CHROME, FIREFOX, Fixture, clicks_of, hit
 
+from config import Settings
 from db.engine import make_engine
 from db.ingest import ClickEntry, store_clicks
 from db.migrate import upgrade
@@ -43,7 +44,6 @@ from jobs.click_stream import ClickAppender, encode
 from jobs.flusher import Flusher
 from jobs.spool import Spool
 from linkinsights.embedded import EmbeddedPostgres, EmbeddedRedis
-from linkinsights.settings import Settings
 
 RECORD_CLICK = """mutation($i: RecordClickInput!) {
   recordClick(input: $i) { id trackingId isBot botReason clickedAt } }"""

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from test_follow_ups import FOLLOW_UPS, Receiver, receiver, run_after_batch, set_webhook
 
+from config import Settings
 from domain.engagement_facts import facts_from_clicks
 from domain.predictions import (
     ACTION_DO_NOT_EMAIL,
@@ -22,7 +23,6 @@ from domain.predictions import (
     recommended_actions,
 )
 from jobs.webhooks import deliver_follow_up_webhook
-from linkinsights.settings import Settings
 
 __all__ = ["receiver"]  # the fixture, imported from test_follow_ups
 

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
 
+from config import Settings
 from db.follow_ups import after_batch, create_follow_ups_for_new_high_priority
 from jobs.webhooks import (
     UnsafeTarget,
@@ -33,7 +34,6 @@ from jobs.webhooks import (
     resolve_target,
 )
 from jobs.worker import build_worker
-from linkinsights.settings import Settings
 
 MakeAccount = Callable[..., Awaitable[uuid.UUID]]
 MakeKey = Callable[..., Awaitable[str]]

@@ -14,9 +14,9 @@ from conftest import GraphQLClient, build_app, log_lines
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from config import Settings
 from db.migrate import upgrade
 from linkinsights.embedded import EmbeddedPostgres
-from linkinsights.settings import Settings
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from config import Settings
 from db import applications as app_db
 from db.batch import compute_analytics, dirty_count
 from db.ingest import ClickEntry, store_clicks
 from db.session import mark_app_writer
 from jobs.calculate import calculate_in_process
-from linkinsights.settings import Settings
 
 SM = async_sessionmaker[AsyncSession]
 MakeAccount = Callable[..., Awaitable[uuid.UUID]]

@@ -14,8 +14,8 @@ from conftest import GraphQLClient
 from sqlalchemy import text
 from starlette.applications import Starlette
 
+from config import Settings
 from jobs.reclassify import reclassify_all
-from linkinsights.settings import Settings
 
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
 

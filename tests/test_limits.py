@@ -20,9 +20,9 @@ from waiting import eventually
 
 import db.applications
 import graph.ratelimit
+from config import Settings
 from graph.errors import RateLimited
 from graph.relay import encode_cursor
-from linkinsights.settings import Settings
 
 COUNT = "{ applications(first: 1) { totalCount } }"
 COUNT_QUERY = {"query": COUNT}

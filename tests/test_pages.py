@@ -14,8 +14,8 @@ import pytest
 from conftest import GraphQLClient
 from starlette.requests import Request
 
+from config import Settings
 from graph import pages
-from linkinsights.settings import Settings
 
 VIEWER = """{ viewer { scopes canWrite account { name timezone webhookUrl webhookSecret
   profileLinks { linkFunction url } } } }"""

@@ -21,9 +21,9 @@ from conftest import build_app, create_key
 from hypothesis import HealthCheck, settings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config import Settings
 from graph.rest import ENDPOINTS, openapi
 from graph.schema import schema as graphql_schema
-from linkinsights.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)

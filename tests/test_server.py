@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from waiting import eventually
 
+from config import Settings
 from linkinsights.server import (
     GC_THRESHOLDS,
     MAX_DEFAULT_WORKERS,
@@ -37,7 +38,6 @@ from linkinsights.server import (
     worker_count,
     worker_environment,
 )
-from linkinsights.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

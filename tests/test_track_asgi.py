@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from test_track import CHROME, Fixture, clicks_of
 
+from config import Settings
 from graph.app import App
 from graph.track_asgi import TrackFastPath
-from linkinsights.settings import Settings
 
 Message = MutableMapping[str, Any]
 

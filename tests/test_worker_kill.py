@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from test_batch import _random_apps
 from waiting import eventually
 
+from config import Settings
 from db import analytics_runs as runs_db
 from db.batch import compute_analytics
 from jobs.calculate import enqueue_chunks
-from linkinsights.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ class AccountQueries:
         if row is None:
             raise Unauthenticated("This API key's account no longer exists")
         return KeyViewer(
-            account=Account(row=row),
+            account=Account.from_row(row),
             scopes=sorted(viewer.scopes),
             can_write=grants(viewer.scopes, "write"),
         )

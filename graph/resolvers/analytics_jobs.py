@@ -32,7 +32,7 @@ class AnalyticsJobQueries:
         run_id = parse_id(id, field="id", what="analytics job")
         async with ctx.sessionmaker() as session:
             row = await runs_db.get_run(session, run_id=run_id, account_id=viewer.account_id)
-        return None if row is None else AnalyticsJob(row=row)
+        return None if row is None else AnalyticsJob.from_row(row)
 
 
 @strawberry.type
@@ -86,4 +86,4 @@ class AnalyticsJobMutations:
             async with ctx.sessionmaker() as session, session.begin():
                 await runs_db.delete_run(session, run_id=run.id)
             raise QueueUnavailable("The job queue is unavailable; try again shortly.") from exc
-        return AnalyticsJob(row=run)
+        return AnalyticsJob.from_row(run)

@@ -553,7 +553,7 @@ class IngestionMutations:
             assert row is not None
         if "timezone" in values:  # the API processes keep it with the account's keys
             await publish_key_changes(ctx.redis, [viewer.account_id])
-        return Account(row=row, reveal_secret=reveal)
+        return Account.from_row(row, reveal_secret=reveal)
 
     @strawberry.mutation(
         description="The standard link package of an application (seed 002): one tracked link "
@@ -627,7 +627,7 @@ class IngestionMutations:
             row = await contacts_db.add_contact(
                 session, application_id=application.id, email=email, name=name, role=role
             )
-        return Contact(row=row)
+        return Contact.from_row(row)
 
     @strawberry.mutation(description="Stop a link redirecting: /track answers 404 from now on.")
     async def deactivate_tracked_link(
@@ -796,7 +796,7 @@ class IngestionMutations:
                 is_machine=verdict.is_machine,
                 machine_reason=verdict.reason,
             )
-        return EmailEvent(row=recorded.row)
+        return EmailEvent.from_row(recorded.row)
 
     @strawberry.mutation(
         description="Give a contact the id of its open pixel (Contact.openPixelUrl, GET "
@@ -814,7 +814,7 @@ class IngestionMutations:
             )
             if row is None:
                 raise _missing("contactId", input.contact_id, "contact")
-        return Contact(row=row)
+        return Contact.from_row(row)
 
     @strawberry.mutation(
         description="GDPR erasure: the application with its links, clicks, contacts, email "

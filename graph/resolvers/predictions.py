@@ -233,7 +233,7 @@ class PredictionQueries:
                 session, account_id=viewer.account_id, include_completed=include_completed
             )
         return build_connection(
-            [FollowUp(row=r) for r in rows],
+            [FollowUp.from_row(r) for r in rows],
             [encode_cursor([r.due_at.isoformat(), str(r.id)]) for r in rows],
             first=first,
             total_count=total,
@@ -256,4 +256,4 @@ class PredictionMutations:
             )
         if row is None:
             raise NotFound(f"No follow-up with id {id!r}", field="id")
-        return FollowUp(row=row)
+        return FollowUp.from_row(row)

@@ -17,41 +17,32 @@ class ProfileLink:
 
 @strawberry.type
 class Account:
-    row: strawberry.Private[AccountRow]
-    reveal_secret: strawberry.Private[bool] = False
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def timezone(self) -> str:
-        return self.row.timezone
-
-    @strawberry.field(description="The URLs the standard link package is made from.")
-    def profile_links(self) -> list[ProfileLink]:
-        return [
-            ProfileLink(link_function=k, url=v) for k, v in sorted(self.row.profile_links.items())
-        ]
-
-    @strawberry.field
-    def webhook_url(self) -> str | None:
-        return self.row.webhook_url
-
-    @strawberry.field(
+    id: strawberry.ID
+    name: str
+    timezone: str
+    profile_links: list[ProfileLink] = strawberry.field(
+        description="The URLs the standard link package is made from."
+    )
+    webhook_url: str | None
+    webhook_secret: str | None = strawberry.field(
         description="The HMAC secret of webhook deliveries: shown only in the updateAccount "
         "result that set a new one, null everywhere else."
     )
-    def webhook_secret(self) -> str | None:
-        return self.row.webhook_secret if self.reveal_secret else None
+    created_at: datetime
 
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
+    @classmethod
+    def from_row(cls, row: AccountRow, *, reveal_secret: bool = False) -> Account:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            timezone=row.timezone,
+            profile_links=[
+                ProfileLink(link_function=k, url=v) for k, v in sorted(row.profile_links.items())
+            ],
+            webhook_url=row.webhook_url,
+            webhook_secret=row.webhook_secret if reveal_secret else None,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(

@@ -20,32 +20,24 @@ class AnalyticsJobStatus(Enum):
 
 @strawberry.type(description="A calculation of the behavioural metrics, run by the workers.")
 class AnalyticsJob:
-    row: strawberry.Private[RunRow]
+    id: strawberry.ID
+    status: AnalyticsJobStatus
+    enqueued_at: datetime
+    finished_at: datetime | None
+    applications_processed: int = strawberry.field(
+        description="Applications whose metrics were computed so far."
+    )
+    as_of: datetime = strawberry.field(description="The instant the metrics are computed as of.")
+    error: str | None = strawberry.field(description="Why the job failed (FAILED only).")
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def status(self) -> AnalyticsJobStatus:
-        return AnalyticsJobStatus(self.row.status)
-
-    @strawberry.field
-    def enqueued_at(self) -> datetime:
-        return self.row.enqueued_at
-
-    @strawberry.field
-    def finished_at(self) -> datetime | None:
-        return self.row.finished_at
-
-    @strawberry.field(description="Applications whose metrics were computed so far.")
-    def applications_processed(self) -> int:
-        return self.row.applications_processed
-
-    @strawberry.field(description="The instant the metrics are computed as of.")
-    def as_of(self) -> datetime:
-        return self.row.as_of
-
-    @strawberry.field(description="Why the job failed (FAILED only).")
-    def error(self) -> str | None:
-        return self.row.error
+    @classmethod
+    def from_row(cls, row: RunRow) -> AnalyticsJob:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            status=AnalyticsJobStatus(row.status),
+            enqueued_at=row.enqueued_at,
+            finished_at=row.finished_at,
+            applications_processed=row.applications_processed,
+            as_of=row.as_of,
+            error=row.error,
+        )

@@ -101,7 +101,7 @@ class Application:
     )
     async def engagement(self, info: strawberry.Info[Context, None]) -> EngagementMetrics | None:
         row = await info.context.loaders.engagement_by_application.load(self.row.id)
-        return None if row is None else EngagementMetrics(row=row)
+        return None if row is None else EngagementMetrics.from_row(row)
 
     @strawberry.field(description="The application's tracked links, inactive ones too.")
     async def links(self, info: strawberry.Info[Context, None]) -> list[TrackedLink]:
@@ -128,7 +128,7 @@ class Application:
     @strawberry.field(description="Who received the application.")
     async def contacts(self, info: strawberry.Info[Context, None]) -> list[Contact]:
         rows = await info.context.loaders.contacts_by_application.load(self.row.id)
-        return [Contact(row=r) for r in rows or []]
+        return [Contact.from_row(r) for r in rows or []]
 
     @strawberry.field(
         description="Email engagement of the application's contacts (human events only)."

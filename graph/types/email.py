@@ -109,7 +109,7 @@ class EngagedContact:
 
     @classmethod
     def build(cls, row: EngagedContactRow) -> EngagedContact:
-        return cls(contact=Contact(row=row.contact), opens=row.opens, clicks=row.clicks)
+        return cls(contact=Contact.from_row(row.contact), opens=row.opens, clicks=row.clicks)
 
 
 @strawberry.type(description="The account's email engagement under the seed 000 filters.")

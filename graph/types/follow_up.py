@@ -16,68 +16,54 @@ if TYPE_CHECKING:
 
 @strawberry.type(description="One attempt to deliver a follow-up to the account's webhook.")
 class WebhookDelivery:
-    row: strawberry.Private[DeliveryRow]
+    attempt: int
+    url: str
+    event: str
+    status_code: int | None = strawberry.field(
+        description="HTTP status answered; null when no answer came."
+    )
+    error: str | None
+    succeeded: bool
+    attempted_at: datetime
 
-    @strawberry.field
-    def attempt(self) -> int:
-        return self.row.attempt
-
-    @strawberry.field
-    def url(self) -> str:
-        return self.row.url
-
-    @strawberry.field
-    def event(self) -> str:
-        return self.row.event
-
-    @strawberry.field(description="HTTP status answered; null when no answer came.")
-    def status_code(self) -> int | None:
-        return self.row.status_code
-
-    @strawberry.field
-    def error(self) -> str | None:
-        return self.row.error
-
-    @strawberry.field
-    def succeeded(self) -> bool:
-        return self.row.succeeded
-
-    @strawberry.field
-    def attempted_at(self) -> datetime:
-        return self.row.created_at
+    @classmethod
+    def from_row(cls, row: DeliveryRow) -> WebhookDelivery:
+        return cls(
+            attempt=row.attempt,
+            url=row.url,
+            event=row.event,
+            status_code=row.status_code,
+            error=row.error,
+            succeeded=row.succeeded,
+            attempted_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A follow-up due because an application became high priority.")
 class FollowUp:
-    row: strawberry.Private[FollowUpRow]
+    row: strawberry.Private[FollowUpRow]  # for the nested fields: its id, its application's id
+    id: strawberry.ID
+    reason: str
+    recommended_action: str | None
+    engagement_score: int | None = strawberry.field(
+        description="The engagement score when the follow-up was created."
+    )
+    created_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def reason(self) -> str:
-        return self.row.reason
-
-    @strawberry.field
-    def recommended_action(self) -> str | None:
-        return self.row.recommended_action
-
-    @strawberry.field(description="The engagement score when the follow-up was created.")
-    def engagement_score(self) -> int | None:
-        return self.row.engagement_score
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def due_at(self) -> datetime:
-        return self.row.due_at
-
-    @strawberry.field
-    def completed_at(self) -> datetime | None:
-        return self.row.completed_at
+    @classmethod
+    def from_row(cls, row: FollowUpRow) -> FollowUp:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            reason=row.reason,
+            recommended_action=row.recommended_action,
+            engagement_score=row.engagement_score,
+            created_at=row.created_at,
+            due_at=row.due_at,
+            completed_at=row.completed_at,
+        )
 
     @strawberry.field
     async def application(
@@ -93,4 +79,4 @@ class FollowUp:
         self, info: strawberry.Info[Context, None]
     ) -> list[WebhookDelivery]:
         rows = await info.context.loaders.webhook_deliveries_by_follow_up.load(self.row.id)
-        return [WebhookDelivery(row=r) for r in rows or []]
+        return [WebhookDelivery.from_row(r) for r in rows or []]

@@ -205,44 +205,36 @@ class TrackedLink:
 
 @strawberry.type(description="Who received an application (the seed 004 campaign contact).")
 class Contact:
-    row: strawberry.Private[ContactRow]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def application_id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.application_id))
-
-    @strawberry.field
-    def email(self) -> str:
-        return self.row.email
-
-    @strawberry.field
-    def name(self) -> str | None:
-        return self.row.name
-
-    @strawberry.field
-    def role(self) -> str | None:
-        return self.row.role
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field(
+    row: strawberry.Private[ContactRow]  # for the nested fields: its id
+    id: strawberry.ID
+    application_id: strawberry.ID
+    email: str
+    name: str | None
+    role: str | None
+    created_at: datetime
+    email_tracking_id: str | None = strawberry.field(
         description="The id in the contact's open pixel; createEmailTrackingId makes one."
     )
-    def email_tracking_id(self) -> str | None:
-        return self.row.email_tracking_id
+
+    @classmethod
+    def from_row(cls, row: ContactRow) -> Contact:
+        return cls(
+            row=row,
+            id=strawberry.ID(str(row.id)),
+            application_id=strawberry.ID(str(row.application_id)),
+            email=row.email,
+            name=row.name,
+            role=row.role,
+            created_at=row.created_at,
+            email_tracking_id=row.email_tracking_id,
+        )
 
     @strawberry.field(
         description="The open pixel to embed in an email to this contact: "
         '<img src="..." width="1" height="1" alt="">.'
     )
     def open_pixel_url(self, info: strawberry.Info[Context, None]) -> str | None:
-        tid = self.row.email_tracking_id
+        tid = self.email_tracking_id
         if tid is None:
             return None
         return f"{info.context.settings.public_base_url.rstrip('/')}/o/{tid}.gif"
@@ -271,60 +263,42 @@ class Contact:
 
 @strawberry.type(description="An email event of a contact (seed 004 engagement_tracking).")
 class EmailEvent:
-    row: strawberry.Private[EmailEventRow]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.id))
-
-    @strawberry.field
-    def contact_id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.row.contact_id))
-
-    @strawberry.field(
+    id: strawberry.ID
+    contact_id: strawberry.ID
+    event_type: str = strawberry.field(
         description="opened, clicked, bounced, delivered, unsubscribed or spam_reported"
     )
-    def event_type(self) -> str:
-        return self.row.event_type
-
-    @strawberry.field
-    def event_data(self) -> JSON | None:
-        return cast(JSON | None, self.row.event_data)
-
-    @strawberry.field
-    def event_timestamp(self) -> datetime:
-        return self.row.event_timestamp
-
-    @strawberry.field
-    def tracking_id(self) -> str | None:
-        return self.row.tracking_id
-
-    @strawberry.field
-    def clicked_url(self) -> str | None:
-        return self.row.clicked_url
-
-    @strawberry.field
-    def user_agent(self) -> str | None:
-        return self.row.user_agent
-
-    @strawberry.field
-    def ip_address(self) -> str | None:
-        return self.row.ip_address
-
-    @strawberry.field(
+    event_data: JSON | None
+    event_timestamp: datetime
+    tracking_id: str | None
+    clicked_url: str | None
+    user_agent: str | None
+    ip_address: str | None
+    is_machine: bool = strawberry.field(
         description="A mail privacy proxy, an image proxy or a scanner rather than a person "
         "(opens and clicks); machineReason says which rule."
     )
-    def is_machine(self) -> bool:
-        return self.row.is_machine
-
-    @strawberry.field(
+    machine_reason: str | None = strawberry.field(
         description="apple_mpp_user_agent, apple_mpp_network, gmail_image_proxy, "
         "opened_at_delivery or scanner_burst"
     )
-    def machine_reason(self) -> str | None:
-        return self.row.machine_reason
+    provider_event_id: str | None = strawberry.field(
+        description="The email provider's id of the event, when it sent one."
+    )
 
-    @strawberry.field(description="The email provider's id of the event, when it sent one.")
-    def provider_event_id(self) -> str | None:
-        return self.row.provider_event_id
+    @classmethod
+    def from_row(cls, row: EmailEventRow) -> EmailEvent:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            contact_id=strawberry.ID(str(row.contact_id)),
+            event_type=row.event_type,
+            event_data=cast(JSON | None, row.event_data),
+            event_timestamp=row.event_timestamp,
+            tracking_id=row.tracking_id,
+            clicked_url=row.clicked_url,
+            user_agent=row.user_agent,
+            ip_address=row.ip_address,
+            is_machine=row.is_machine,
+            machine_reason=row.machine_reason,
+            provider_event_id=row.provider_event_id,
+        )

@@ -25,8 +25,8 @@ from conftest import ROOT, build_app, create_account, create_key
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config import Settings
 from linkinsights.cli import prepare_demo
-from linkinsights.settings import Settings
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS", ROOT / ".data" / "screenshots"))
