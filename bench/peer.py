@@ -6,11 +6,22 @@ PostGraphile. This installs Node 22 and PostGraphile 5 from the npm registry int
 builds the `bench/api.py --accounts 200` database (or reuses it with `--reuse`), serves it with
 PostGraphile (amber preset, one Node process, no auth) and with linkinsights (`linkinsights api`,
 default workers, a read key per account), and drives both with bench/api.py's keep-alive
-client, alternating the servers run by run, with the same two queries:
+client, alternating the servers run by run, with the same queries:
 
   page100      a page of 100 applications of one account, 11 columns + job title and company
                (PostGraphile: `condition: {accountId}`, same order; its `rowId` is our `id`)
   application  one application with its job and its metrics row
+  summary      `engagementSummary` of one account: totals, the three engagement levels with
+               their rates and Wilson intervals, the link functions, the insight sentence.
+               PostGraphile has no such field; its nearest equivalent is a STABLE SQL function
+               `engagement_summary(account uuid)` (bench/peer_summary.sql, made in the bench
+               database each run, not a migration) over the same views, computed on every
+               call. Ours runs as the API does by default: through the aggregate cache
+               (issue 16, 5 min TTL), every account's entry warmed before each client level,
+               so the `linkinsights` row measures cache hits; `li cache off` is a second
+               server with AGGREGATE_CACHE_ENABLED=false that computes every request, for
+               reference. Before measuring, the figures of a few accounts are fetched from
+               all three and compared (computedAt aside); the result is printed.
 
 Each row prints rps, p50/p95/p99 for both servers and the ratios linkinsights / PostGraphile
 (rps: higher is better; p95: lower is better). The rate limits are off on our side, as in
@@ -18,6 +29,7 @@ bench/api.py: every request is still authenticated by its key.
 
     .venv/bin/python bench/peer.py                  # build, 10 s per run, 2 runs per server
     .venv/bin/python bench/peer.py --reuse --keep   # reuse the database bench/api.py --keep left
+    .venv/bin/python bench/peer.py --reuse --keep --scenarios summary
 
 Uses DATABASE_URL / REDIS_URL when set, else the embedded services.
 """
@@ -35,6 +47,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -47,12 +60,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 from api import (  # noqa: E402
     Connection,
     Result,
+    Target,
     build,
     free_port,
     make_targets,
     start_server,
     tree_cpu,
     wait_ready,
+    warm,
 )
 
 from config import Settings  # noqa: E402
@@ -61,6 +76,7 @@ from linkinsights.runtime import services  # noqa: E402
 PEER_DIR = ROOT / ".data" / "peer"
 NODE_MAJOR = "22"
 POSTGRAPHILE = "5.1.5"
+CACHE_OFF = "li cache off"  # our server with AGGREGATE_CACHE_ENABLED=false (summary only)
 
 OURS = {
     "page100": """
@@ -74,6 +90,15 @@ query ($id: ID!) { application(id: $id) {
   id status createdAt totalClicks engagementScore
   job { id title company }
   engagement { engagementScore intentScore hoursToFirstClick clickSequence }
+} }""",
+    "summary": """
+{ engagementSummary {
+  totalApplications applicationsWithClicks totalClicks engagementRate avgClicksPerApplication
+  outcomes { level count interviews offers interviewRate interviewInterval { low high }
+    offerRate offerInterval { low high } }
+  linkEffectiveness { function applicationsWithLink totalClicks interviewRate
+    clickedInterviewRate }
+  insight computedAt
 } }""",
 }
 
@@ -92,7 +117,92 @@ query ($id: UUID!) { jobApplicationByRowId(rowId: $id) {
   linkClickAnalyticsByApplicationId(first: 1) { nodes {
     engagementScore intentScore hoursToFirstClick clickSequence } }
 } }""",
+    "summary": """
+query ($account: UUID!) { engagementSummary(account: $account) {
+  totalApplications applicationsWithClicks totalClicks engagementRate avgClicksPerApplication
+  outcomes { level count interviews offers interviewRate interviewLow interviewHigh
+    offerRate offerLow offerHigh }
+  linkEffectiveness { function applicationsWithLink totalClicks interviewRate
+    clickedInterviewRate }
+  insight computedAt
+} }""",
 }
+
+# What the summary check compares: the figures, in one shape for both servers (PostGraphile
+# gives numerics as strings and the intervals as flat columns). computedAt is left out.
+Figures = dict[str, object]
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
+def our_figures(data: dict[str, Any]) -> Figures:
+    s = data["engagementSummary"]
+
+    def bounds(iv: dict[str, Any] | None) -> tuple[float | None, float | None]:
+        return (None, None) if iv is None else (_number(iv["low"]), _number(iv["high"]))
+
+    return _figures(
+        s,
+        [
+            (
+                o["level"],
+                o["count"],
+                o["interviews"],
+                o["offers"],
+                _number(o["interviewRate"]),
+                *bounds(o["interviewInterval"]),
+                _number(o["offerRate"]),
+                *bounds(o["offerInterval"]),
+            )
+            for o in s["outcomes"]
+        ],
+    )
+
+
+def peer_figures(data: dict[str, Any]) -> Figures:
+    s = data["engagementSummary"]
+    return _figures(
+        s,
+        [
+            (
+                o["level"],
+                o["count"],
+                o["interviews"],
+                o["offers"],
+                _number(o["interviewRate"]),
+                _number(o["interviewLow"]),
+                _number(o["interviewHigh"]),
+                _number(o["offerRate"]),
+                _number(o["offerLow"]),
+                _number(o["offerHigh"]),
+            )
+            for o in s["outcomes"]
+        ],
+    )
+
+
+def _figures(s: dict[str, Any], outcomes: list[tuple[object, ...]]) -> Figures:
+    return {
+        "totalApplications": s["totalApplications"],
+        "applicationsWithClicks": s["applicationsWithClicks"],
+        "totalClicks": s["totalClicks"],
+        "engagementRate": _number(s["engagementRate"]),
+        "avgClicksPerApplication": _number(s["avgClicksPerApplication"]),
+        "outcomes": outcomes,
+        "linkEffectiveness": [
+            (
+                f["function"],
+                f["applicationsWithLink"],
+                f["totalClicks"],
+                _number(f["interviewRate"]),
+                _number(f["clickedInterviewRate"]),
+            )
+            for f in s["linkEffectiveness"]
+        ],
+        "insight": s["insight"],
+    }
 
 
 def node_package() -> str:
@@ -167,6 +277,56 @@ async def wait_peer(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("PostGraphile did not become ready")
 
 
+async def install_summary(url: str) -> None:
+    """bench/peer_summary.sql into the bench database (before PostGraphile reads its schema)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute((ROOT / "bench" / "peer_summary.sql").read_text())
+    finally:
+        await conn.close()
+
+
+async def check_summary(
+    ours: dict[str, int], peer_port: int, targets: list[Target], account_of: dict[str, str]
+) -> None:
+    """The summary of each target's account from PostGraphile's function and from each of
+    our servers (`ours`: name -> port), compared figure by figure; prints the verdict."""
+    mismatches: list[str] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def post(port: int, query: str, variables: dict[str, str], key: str | None) -> Any:
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            r = await client.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": query, "variables": variables},
+                headers=headers,
+            )
+            answer = r.json()
+            if r.status_code != 200 or answer.get("errors"):
+                raise RuntimeError(f"summary check: {r.status_code} {r.text[:300]}")
+            return answer["data"]
+
+        for t in targets:
+            account = account_of[t.application_id]
+            theirs = peer_figures(
+                await post(peer_port, PEER["summary"], {"account": account}, None)
+            )
+            for name, port in ours.items():
+                mine = our_figures(await post(port, OURS["summary"], {}, t.key))
+                if mine != theirs:
+                    fields = [k for k in theirs if mine[k] != theirs[k]]
+                    mismatches.append(f"{name} {account}: {', '.join(fields)}")
+                    for k in fields:
+                        print(f"    {k}: {name} {mine[k]!r}\n    {k}: postgraphile {theirs[k]!r}")
+    if mismatches:
+        print(f"summary check: MISMATCH for {len(mismatches)}: " + "; ".join(mismatches))
+    else:
+        print(
+            f"summary check: the figures of {len(targets)} accounts are the same from "
+            f"postgraphile and {', '.join(ours)} (every field but computedAt)"
+        )
+
+
 Payload = Callable[[random.Random], tuple[bytes, dict[str, str]]]
 
 
@@ -229,7 +389,15 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per run")
     parser.add_argument("--runs", type=int, default=2, help="runs per server, alternating")
     parser.add_argument("--clients", default="10,50")
-    parser.add_argument("--scenarios", default="page100,application")
+    parser.add_argument("--scenarios", default="page100,application,summary")
+    parser.add_argument(
+        "--check-accounts", type=int, default=5, help="summary: accounts compared first (0: none)"
+    )
+    parser.add_argument(
+        "--no-cache-off",
+        action="store_true",
+        help="summary: skip the reference row of our server with the aggregate cache off",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database")
     args = parser.parse_args()
@@ -270,6 +438,9 @@ async def main() -> None:
             }
         finally:
             await conn.close()
+        summary = "summary" in scenarios
+        if summary:
+            await install_summary(url)
 
         def ours(kind: str) -> Payload:
             def make(rng: random.Random) -> tuple[bytes, dict[str, str]]:
@@ -297,37 +468,66 @@ async def main() -> None:
         peer_proc = start_peer(
             bin_dir, url.replace("postgresql+asyncpg://", "postgres://"), peer_port
         )
+        servers = {"postgraphile": (peer_port, peer_proc), "linkinsights": (our_port, our_proc)}
+        if summary and not args.no_cache_off:
+            off_port = free_port()
+            off_env = {"AGGREGATE_CACHE_ENABLED": "false"}
+            servers[CACHE_OFF] = (
+                off_port,
+                start_server(url, settings.redis_url, off_port, off_env),
+            )
         try:
-            await wait_ready(f"http://127.0.0.1:{our_port}", our_proc)
-            await wait_peer(f"http://127.0.0.1:{peer_port}", peer_proc)
+            for who, (port, proc) in servers.items():
+                if who == "postgraphile":
+                    await wait_peer(f"http://127.0.0.1:{port}", proc)
+                else:
+                    await wait_ready(f"http://127.0.0.1:{port}", proc)
+            if summary and args.check_accounts > 0:
+                await check_summary(
+                    {w: port for w, (port, _) in servers.items() if w != "postgraphile"},
+                    peer_port,
+                    targets[:: max(1, len(targets) // args.check_accounts)][: args.check_accounts],
+                    account_of,
+                )
             print(
                 f"\n{len(targets):,} accounts; {args.runs} x {args.seconds:g}s per server and "
                 f"row, alternating; load average {os.getloadavg()[0]:.2f} at the start; "
-                f"client and servers share this {os.cpu_count()}-core machine\n"
+                f"client and servers share this {os.cpu_count()}-core machine"
             )
+            if summary:
+                print(
+                    "summary: postgraphile calls engagement_summary(account) (bench/"
+                    "peer_summary.sql), computed on every call; linkinsights answers as by "
+                    "default, from its aggregate cache (every account warmed before each client "
+                    "level: cache hits)"
+                    + (f"; {CACHE_OFF} computes every request" if CACHE_OFF in servers else "")
+                )
+            print()
             print(
                 f"{'scenario':<12} {'clients':>7} {'server':<12} {'req/s':>7} {'p50 ms':>7} "
                 f"{'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'cpu ms/req':>10} "
                 f"{'rps ratio':>9} {'p95 ratio':>9}"
             )
             for kind in scenarios:
+                names = ["postgraphile", "linkinsights"]
+                if kind == "summary" and CACHE_OFF in servers:
+                    names.append(CACHE_OFF)
                 for clients in levels:
-                    runs: dict[str, list[Result]] = {"postgraphile": [], "linkinsights": []}
+                    if kind == "summary":  # every account's entry, as a dashboard in use has it
+                        await warm(our_port, OURS["summary"], targets)
+                    runs: dict[str, list[Result]] = {who: [] for who in names}
                     for i in range(args.runs):
-                        order = ["postgraphile", "linkinsights"]
-                        for who in order if i % 2 == 0 else order[::-1]:
-                            port, proc, payload = (
-                                (peer_port, peer_proc, peer(kind))
-                                if who == "postgraphile"
-                                else (our_port, our_proc, ours(kind))
-                            )
+                        for who in names if i % 2 == 0 else names[::-1]:
+                            port, proc = servers[who]
+                            payload = peer(kind) if who == "postgraphile" else ours(kind)
                             runs[who].append(
                                 await load(port, proc.pid, payload, clients, args.seconds)
                             )
-                    theirs, mine = merge(runs["postgraphile"]), merge(runs["linkinsights"])
-                    for who, r in (("postgraphile", theirs), ("linkinsights", mine)):
+                    theirs = merge(runs["postgraphile"])
+                    for who in names:
+                        r = merge(runs[who])
                         ratios = ""
-                        if who == "linkinsights" and theirs.rps and r.rps:
+                        if who != "postgraphile" and theirs.rps and r.rps:
                             ratios = (
                                 f"{r.rps / theirs.rps:>8.2f}x "
                                 f"{r.pct(0.95) / theirs.pct(0.95):>8.2f}x"
@@ -340,7 +540,7 @@ async def main() -> None:
             print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
             print("target: rps ratio >= 1.0x and p95 ratio <= 1.0x for every row")
         finally:
-            for proc in (our_proc, peer_proc):
+            for _, proc in servers.values():
                 if proc.poll() is None:
                     proc.terminate()
                     try:
