@@ -255,10 +255,10 @@ async def test_pooled_connections_closed_by_a_quiet_restart_are_replaced(
             async with read.connect() as conn:
                 return int((await conn.execute(text("SELECT 1"))).scalar_one())
 
-        assert await asyncio.gather(one(), one()) == [1, 1]  # two connections in the pool
+        assert list(await asyncio.gather(one(), one())) == [1, 1]  # two connections in the pool
         await asyncio.to_thread(own_postgres.stop)
         await asyncio.to_thread(own_postgres.start)
-        assert await asyncio.gather(one(), one()) == [1, 1]
+        assert list(await asyncio.gather(one(), one())) == [1, 1]
         async with engine.begin() as conn:  # a transaction's checkout too
             assert (await conn.execute(text("SELECT 2"))).scalar_one() == 2
     finally:
