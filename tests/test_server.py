@@ -395,10 +395,13 @@ async def test_client_ip_from_forwarded_for_only_from_configured_proxies(
             assert r.status_code == 200
             track = await client.get(f"/track/{tracking_id}", headers=spoofed)
             assert track.status_code == 302
+        # Stopped first: a process adds its last rate-limit counts to Redis as it stops.
+        # One process is plain uvicorn, which ends by re-raising the SIGTERM it handled.
+        assert await _stop(proc) in (0, -signal.SIGTERM)
         buckets = [k async for k in redis.scan_iter(match=f"linkinsights:rl:ip:{claimed}:*")]
         assert bool(buckets) is believed
         assert await _stored_ip(sessionmaker, tracking_id) == (claimed if believed else "127.0.0.1")
     finally:
         await redis.aclose()
-        # One process is plain uvicorn, which ends by re-raising the SIGTERM it handled.
-        assert await _stop(proc) in (0, -signal.SIGTERM)
+        if proc.returncode is None:
+            await _stop(proc)
