@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +21,15 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from factories import create_account, create_key
 from redis.asyncio import Redis
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from config import Settings
-from db import accounts as accounts_db
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
-from domain.apikeys import generate_key
 from graph.observability import JsonFormatter
 from jobs.flusher import flusher_from_settings
 from linkinsights.embedded import start_services
@@ -113,56 +112,31 @@ async def account_id(sessionmaker: async_sessionmaker[AsyncSession]) -> uuid.UUI
     return await create_account(sessionmaker)
 
 
-async def create_account(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    name: str = "Test account",
-    timezone: str = "UTC",
-    **kw: Any,
-) -> uuid.UUID:
-    async with sessionmaker() as session, session.begin():
-        return (await accounts_db.create_account(session, name=name, timezone=timezone, **kw)).id
-
-
-async def create_key(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    account_id: uuid.UUID,
-    scopes: tuple[str, ...] = ("read", "write"),
-) -> str:
-    new = generate_key()
-    async with sessionmaker() as session, session.begin():
-        await accounts_db.create_api_key(
-            session,
-            account_id=account_id,
-            name="test",
-            prefix=new.prefix,
-            key_hash=new.key_hash,
-            scopes=scopes,
-        )
-    return new.key
-
-
-@pytest.fixture
-def make_account(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> Callable[..., Awaitable[uuid.UUID]]:
-    async def make(**kw: Any) -> uuid.UUID:
-        return await create_account(sessionmaker, **kw)
-
-    return make
-
-
-@pytest.fixture
-def make_key(sessionmaker: async_sessionmaker[AsyncSession]) -> Callable[..., Awaitable[str]]:
-    async def make(account_id: uuid.UUID, scopes: tuple[str, ...] = ("read", "write")) -> str:
-        return await create_key(sessionmaker, account_id, scopes)
-
-    return make
-
-
 @pytest.fixture
 async def api_key(sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID) -> str:
     return await create_key(sessionmaker, account_id, ("read", "write"))
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside an outer transaction that is rolled back when the test ends: what
+    the test writes (through `db_sessions` too) is gone afterwards, without any cleanup."""
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await outer.rollback()
+
+
+@pytest.fixture
+def db_sessions(db: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions joined to `db`'s outer transaction (SQLAlchemy's "join a session into an
+    external transaction"): `session.begin()`/`commit()` work on a SAVEPOINT, so the code under
+    test commits as usual and the outer rollback still takes everything away."""
+    return async_sessionmaker(
+        bind=db, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
 
 
 def build_app(settings: Settings) -> Starlette:

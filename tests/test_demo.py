@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from factories import create_account
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,12 +29,7 @@ Maker = async_sessionmaker[AsyncSession]
 
 
 async def new_account(sessionmaker: Maker) -> uuid.UUID:
-    account_id = uuid.uuid4()
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            text("INSERT INTO accounts (id, name) VALUES (:id, 'demo test')"), {"id": account_id}
-        )
-    return account_id
+    return await create_account(sessionmaker, name="demo test")
 
 
 async def rows(session: AsyncSession, sql: str, account_id: uuid.UUID) -> list[Any]:
@@ -453,9 +449,7 @@ GOLDEN = "84914ee920ad1e36974a5c6975dac93850080aaf838148ef6a9ba23fde3d741b"
 
 async def test_seed_output_is_unchanged(sessionmaker: Maker) -> None:
     async with sessionmaker() as session:
-        await session.execute(
-            text("INSERT INTO accounts (id, name) VALUES (:id, 'golden')"), {"id": GOLDEN_ACCOUNT}
-        )
+        await create_account(session, id=GOLDEN_ACCOUNT, name="golden")
         summary = await seed_account(
             session, account_id=GOLDEN_ACCOUNT, applications=200, seed=7, now=NOW
         )

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from factories import create_account
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,11 +21,8 @@ Maker = async_sessionmaker[AsyncSession]
 
 @pytest.fixture(scope="module")
 async def account(sessionmaker: Maker) -> uuid.UUID:
-    account_id = uuid.uuid4()
     async with sessionmaker() as session, session.begin():
-        await session.execute(
-            text("INSERT INTO accounts (id, name) VALUES (:id, 'demo email')"), {"id": account_id}
-        )
+        account_id = await create_account(session, name="demo email")
         await seed_account(session, account_id=account_id, applications=600, seed=42, now=NOW)
     return account_id
 

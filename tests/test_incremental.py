@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from batch_fixtures import analytics_rows
+from factories import AppSpec, analytics_rows, create_account, create_applications
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -41,29 +41,11 @@ IGNORED = {"id", "calculated_at", "created_at", "updated_at"}
 # ----------------------------------------------------------------------------- helpers
 
 
-async def _new_application(session: AsyncSession, account: uuid.UUID, created: datetime) -> Any:
-    """An application with one link per function (direct SQL, as an integration would)."""
-    app_id = uuid.uuid4()
-    await mark_app_writer(session)
-    await session.execute(
-        text(
-            "INSERT INTO job_applications (id, account_id, status, created_at, updated_at)"
-            " VALUES (:id, :account, 'applied', :created, :created)"
-        ),
-        {"id": app_id, "account": account, "created": created},
-    )
-    await session.execute(
-        text(
-            """
-            INSERT INTO link_tracking (tracking_id, account_id, application_id, link_function,
-                                       link_type, original_url, redirect_url)
-            SELECT 't' || md5(:key || f), :account, :id, f, 'profile', 'https://example.com/',
-                   'https://go.example.com/' || md5(:key || f)
-            FROM unnest(CAST(:functions AS text[])) f
-            """
-        ),
-        {"id": app_id, "key": str(app_id), "account": account, "functions": list(FUNCTIONS)},
-    )
+async def _new_application(
+    session: AsyncSession, account: uuid.UUID, created: datetime
+) -> uuid.UUID:
+    """An application with one link per function."""
+    (app_id,) = await create_applications(session, account, [AppSpec(created, functions=FUNCTIONS)])
     return app_id
 
 
@@ -157,12 +139,11 @@ OPS = st.lists(
 async def test_incremental_runs_equal_a_full_recompute(
     settings_: Settings,
     sessionmaker: SM,
-    make_account: MakeAccount,
     ops: list[tuple[Any, ...]],
     tz: str,
     apps: int,
 ) -> None:
-    account = await make_account(timezone=tz)
+    account = await create_account(sessionmaker, timezone=tz)
     clock = START
     app_ids: list[uuid.UUID] = []
     click_ids: list[uuid.UUID] = []
@@ -274,10 +255,8 @@ async def _clean(sessionmaker: SM, account: uuid.UUID, as_of: datetime) -> None:
         "created_at",
     ],
 )
-async def test_each_change_marks_the_application(
-    sessionmaker: SM, make_account: MakeAccount, change: str
-) -> None:
-    account = await make_account()
+async def test_each_change_marks_the_application(sessionmaker: SM, change: str) -> None:
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         other = await _new_application(session, account, START - timedelta(days=1))
@@ -322,10 +301,8 @@ async def test_each_change_marks_the_application(
     assert marked == ({app, other} if change == "timezone" else {app})
 
 
-async def test_what_does_not_change_metrics_marks_nothing(
-    sessionmaker: SM, make_account: MakeAccount
-) -> None:
-    account = await make_account()
+async def test_what_does_not_change_metrics_marks_nothing(sessionmaker: SM) -> None:
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         (human,) = await _flush_clicks(session, app, [(0, START, False, "s1")])
@@ -351,11 +328,9 @@ async def test_what_does_not_change_metrics_marks_nothing(
     assert await _dirty(sessionmaker, account) == 0
 
 
-async def test_a_mark_written_during_a_run_survives_it(
-    sessionmaker: SM, make_account: MakeAccount
-) -> None:
+async def test_a_mark_written_during_a_run_survives_it(sessionmaker: SM) -> None:
     """A run deletes only the marks it read: a click committed after its snapshot stays marked."""
-    account = await make_account()
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
     await _clean(sessionmaker, account, START)
@@ -389,9 +364,9 @@ async def test_a_mark_written_during_a_run_survives_it(
 
 
 async def test_a_click_after_as_of_keeps_its_mark_until_the_clock_passes_it(
-    sessionmaker: SM, make_account: MakeAccount
+    sessionmaker: SM,
 ) -> None:
-    account = await make_account()
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         await _flush_clicks(session, app, [(0, START + timedelta(hours=2), False, "s1")])
@@ -414,12 +389,10 @@ async def test_a_click_after_as_of_keeps_its_mark_until_the_clock_passes_it(
     assert await _dirty(sessionmaker, account) == 0
 
 
-async def test_the_clock_refresh_writes_only_rows_whose_values_move(
-    sessionmaker: SM, make_account: MakeAccount
-) -> None:
+async def test_the_clock_refresh_writes_only_rows_whose_values_move(sessionmaker: SM) -> None:
     """Velocity 4 clicks / 1 day = 4 (intent +30); a day later 2 (not > 2: +15); an
     application without clicks keeps velocity 0 and is not written."""
-    account = await make_account()
+    account = await create_account(sessionmaker)
     created = START - timedelta(days=1)
     async with sessionmaker() as session, session.begin():
         busy = await _new_application(session, account, created)
@@ -448,11 +421,11 @@ async def test_the_clock_refresh_writes_only_rows_whose_values_move(
 
 
 async def test_a_backfill_marks_the_clicks_it_leaves_out(
-    settings: Settings, sessionmaker: SM, make_account: MakeAccount
+    settings: Settings, sessionmaker: SM
 ) -> None:
     """After a backfill to an earlier asOf the rows leave out the later clicks: the next
     incremental run must recompute those applications, not refresh them for the clock."""
-    account = await make_account()
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=2))
         await _flush_clicks(session, app, [(1, START - timedelta(hours=5), False, "s1")])
@@ -499,10 +472,10 @@ async def test_analytics_table_is_set_up_for_hot_updates(sessionmaker: SM) -> No
 
 
 async def test_the_flushers_write_marks_the_application(
-    engine: AsyncEngine, sessionmaker: SM, make_account: MakeAccount
+    engine: AsyncEngine, sessionmaker: SM
 ) -> None:
     """db.ingest.store_clicks (the flusher's batch) needs no call of its own: the triggers mark."""
-    account = await make_account()
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         tracking_id = (
