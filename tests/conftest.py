@@ -2,8 +2,29 @@
 
 PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when set, otherwise from the embedded
 default under .data/test. Each test session migrates a database of its own and drops it at
-the end; tests isolate by account (every test makes fresh accounts), which is also how the
-product isolates its users.
+the end. Rows are made by the factories of tests/factories.py (`create_<thing>(db, ...)`),
+the one way tests insert anything.
+
+Two kinds of test, by what the code under test needs of the database:
+
+- In a rolled-back transaction (`db`, `db_sessions`): the tests that call db/ or job functions
+  on a session or connection they are handed. `db` is a connection in an outer transaction
+  rolled back when the test ends; `db_sessions` makes sessions joined to it with
+  join_transaction_mode="create_savepoint", so the code's own `session.begin()`/`commit()`
+  work on a SAVEPOINT. They leave nothing behind and need no cleanup: test_batch, the
+  trigger tests of test_incremental, the seed tests of test_demo that take `db_sessions`,
+  the webhook delivery tests of test_follow_ups, the retention task in test_analytics_jobs,
+  the undeliverable-contact checks of test_email and test_email_judgement, the raw-SQL
+  schema tests of test_migrations (asyncpg `conn`, its own transaction), test_rolled_back.
+- Committed, on the session's database, isolated by account (each test makes fresh
+  accounts, which is also how the product isolates its users): every test whose code opens
+  its own connections. The app over HTTP (`client`, `gql`) runs on its own engine and pool;
+  the flusher, the worker (`build_worker`, `calculate_in_process`' chunk workers), the CLI and
+  `linkinsights serve` run in other tasks or processes; the key cache and key-usage writer
+  use the engine; a few tests need two transactions at once (a run's snapshot against a
+  concurrent click, REPEATABLE READ before/after counts). None of these can see, or would
+  wait on, a transaction the test has not committed, so their factories get a
+  `sessionmaker` and commit.
 """
 
 from __future__ import annotations
@@ -14,6 +35,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +139,9 @@ async def api_key(sessionmaker: async_sessionmaker[AsyncSession], account_id: uu
     return await create_key(sessionmaker, account_id, ("read", "write"))
 
 
-@pytest.fixture
-async def db(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection inside an outer transaction that is rolled back when the test ends: what
-    the test writes (through `db_sessions` too) is gone afterwards, without any cleanup."""
+@asynccontextmanager
+async def rolled_back(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside an outer transaction that is rolled back at the end."""
     async with engine.connect() as connection:
         outer = await connection.begin()
         try:
@@ -129,14 +150,27 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             await outer.rollback()
 
 
+def joined_sessions(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions joined to the connection's transaction (SQLAlchemy 2's "joining a session into
+    an external transaction"): `session.begin()`/`commit()`/`rollback()` work on a SAVEPOINT,
+    so the code under test commits as it always does and the outer rollback still takes
+    everything away."""
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """The test's connection, in an outer transaction rolled back when the test ends."""
+    async with rolled_back(engine) as connection:
+        yield connection
+
+
 @pytest.fixture
 def db_sessions(db: AsyncConnection) -> async_sessionmaker[AsyncSession]:
-    """Sessions joined to `db`'s outer transaction (SQLAlchemy's "join a session into an
-    external transaction"): `session.begin()`/`commit()` work on a SAVEPOINT, so the code under
-    test commits as usual and the outer rollback still takes everything away."""
-    return async_sessionmaker(
-        bind=db, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    """A sessionmaker for the code under test, in `db`'s rolled-back transaction."""
+    return joined_sessions(db)
 
 
 def build_app(settings: Settings) -> Starlette:

@@ -336,25 +336,24 @@ def test_worker_schedules_nightly_and_retention() -> None:
 
 
 async def test_retention_anonymises_only_old_ips(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID
+    settings: Settings, db_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    account_id = await create_account(db_sessions)
     now = datetime.now(UTC)
     old = ClickSpec("LinkedIn", at=now - timedelta(days=91), click_id=uuid.uuid4())
     new = ClickSpec("LinkedIn", at=now - timedelta(days=89), click_id=uuid.uuid4())
     await create_applications(
-        sessionmaker,
-        None,
-        [AppSpec(now - timedelta(days=100), clicks=[old, new], account_id=account_id)],
+        db_sessions, account_id, [AppSpec(now - timedelta(days=100), clicks=[old, new])]
     )
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         await session.execute(
             text("UPDATE link_clicks SET ip_address = '198.51.100.77' WHERE click_id = ANY(:ids)"),
             {"ids": [old.click_id, new.click_id]},
         )
     from jobs.tasks import anonymise_ips
 
-    assert await anonymise_ips({"settings": settings, "sessionmaker": sessionmaker}) >= 1
-    async with sessionmaker() as session:
+    assert await anonymise_ips({"settings": settings, "sessionmaker": db_sessions}) >= 1
+    async with db_sessions() as session:
         rows: dict[Any, Any] = dict(
             (
                 await session.execute(

@@ -134,14 +134,14 @@ def _assert_row_matches(row: dict[str, Any], m: Any, as_of: datetime, threshold:
 
 
 async def _run(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
     *,
     as_of: datetime,
     account_id: uuid.UUID | None = None,
     id_from: uuid.UUID | None = None,
     id_to: uuid.UUID | None = None,
 ) -> Any:
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         return await compute_analytics(
             session,
             as_of=as_of,
@@ -153,22 +153,22 @@ async def _run(
 
 
 async def test_sql_batch_equals_reference_on_random_click_sets(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    zones = {await create_account(sessionmaker, timezone=tz): tz for tz in ZONES}
+    zones = {await create_account(db_sessions, timezone=tz): tz for tz in ZONES}
     accounts = list(zones)
     rng = random.Random(20241120)
     apps = _random_apps(rng, accounts, 400)
-    ids = await create_applications(sessionmaker, None, apps)
+    ids = await create_applications(db_sessions, None, apps)
 
     for account in accounts:
         # Chunked exactly as the jobs do: id ranges of 37 applications.
-        async with sessionmaker() as session:
+        async with db_sessions() as session:
             chunks = await plan_chunks(session, chunk_size=37, account_id=account)
         assert sum(c.applications for c in chunks) == 100
         for chunk in chunks:
             result = await _run(
-                sessionmaker,
+                db_sessions,
                 as_of=AS_OF,
                 account_id=account,
                 id_from=chunk.id_from,
@@ -176,7 +176,7 @@ async def test_sql_batch_equals_reference_on_random_click_sets(
             )
             assert result.applications == chunk.applications
 
-    rows = await analytics_rows(sessionmaker, accounts)
+    rows = await analytics_rows(db_sessions, accounts)
     assert len(rows) == 400
     scores = set()
     for app_id, app in zip(ids, apps, strict=True):
@@ -189,9 +189,9 @@ async def test_sql_batch_equals_reference_on_random_click_sets(
 
 
 async def test_hand_computed_fixture(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await create_account(sessionmaker, timezone="America/New_York")
+    account = await create_account(db_sessions, timezone="America/New_York")
     created = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)  # Friday 08:00 in New York
     as_of = datetime(2024, 11, 3, 12, 0, tzinfo=UTC)  # two days later
     a = uuid.UUID(int=1)
@@ -220,10 +220,10 @@ async def test_hand_computed_fixture(
         account_id=account,
     )
     empty = AppSpec(created, account_id=account)
-    app_id, empty_id = await create_applications(sessionmaker, None, [app, empty])
-    result = await _run(sessionmaker, as_of=as_of, account_id=account)
+    app_id, empty_id = await create_applications(db_sessions, None, [app, empty])
+    result = await _run(db_sessions, as_of=as_of, account_id=account)
     assert result.applications == 2
-    rows = await analytics_rows(sessionmaker, [account])
+    rows = await analytics_rows(db_sessions, [account])
     row = rows[app_id]
     assert row["click_sequence"] == ["Calendly", "LinkedIn", "Portfolio", "LinkedIn"]
     assert row["total_click_events"] == 4
@@ -258,9 +258,9 @@ async def test_hand_computed_fixture(
 
 
 async def test_intent_boundaries_by_hand(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await create_account(sessionmaker)
+    account = await create_account(db_sessions)
     created = datetime(2024, 1, 10, 9, 0, tzinfo=UTC)  # a Wednesday
     as_of = created + timedelta(days=10)
 
@@ -280,10 +280,10 @@ async def test_intent_boundaries_by_hand(
         8 * H - timedelta(microseconds=1): (10, 30),
         8 * H: (10, 0),
     }
-    ids = await create_applications(sessionmaker, None, [one(offset) for offset in cases])
+    ids = await create_applications(db_sessions, None, [one(offset) for offset in cases])
     apps = dict(zip(cases, ids, strict=True))
-    await _run(sessionmaker, as_of=as_of, account_id=account)
-    rows = await analytics_rows(sessionmaker, [account])
+    await _run(db_sessions, as_of=as_of, account_id=account)
+    rows = await analytics_rows(db_sessions, [account])
     for offset, (engagement, intent) in cases.items():
         row = rows[apps[offset]]
         assert (row["engagement_score"], row["intent_score"]) == (engagement, intent), offset
@@ -291,31 +291,31 @@ async def test_intent_boundaries_by_hand(
 
 
 async def test_rerun_is_idempotent_and_writes_nothing(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await create_account(sessionmaker, timezone="America/New_York")
+    account = await create_account(db_sessions, timezone="America/New_York")
     apps = _random_apps(random.Random(7), [account], 60)
-    await create_applications(sessionmaker, None, apps)
-    first = await _run(sessionmaker, as_of=AS_OF, account_id=account)
+    await create_applications(db_sessions, None, apps)
+    first = await _run(db_sessions, as_of=AS_OF, account_id=account)
     assert (first.applications, first.analytics_written) == (60, 60)
     # Only applications with a human click up to as_of change from the column defaults.
     assert first.applications_written == sum(
         1 for a in apps if any(not c.bot and a.clicked_at(c) <= AS_OF for c in a.clicks)
     )
-    before = await analytics_rows(sessionmaker, [account])
-    second = await _run(sessionmaker, as_of=AS_OF, account_id=account)
+    before = await analytics_rows(db_sessions, [account])
+    second = await _run(db_sessions, as_of=AS_OF, account_id=account)
     assert (second.applications, second.analytics_written, second.applications_written) == (
         60,
         0,
         0,
     )
-    assert await analytics_rows(sessionmaker, [account]) == before
+    assert await analytics_rows(db_sessions, [account]) == before
 
 
 async def test_as_of_backfill_ignores_later_clicks(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await create_account(sessionmaker)
+    account = await create_account(db_sessions)
     created = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
     app = AppSpec(
         created,
@@ -325,10 +325,10 @@ async def test_as_of_backfill_ignores_later_clicks(
         ],
         account_id=account,
     )
-    (app_id,) = await create_applications(sessionmaker, None, [app])
+    (app_id,) = await create_applications(db_sessions, None, [app])
     early = created + timedelta(days=2)
-    await _run(sessionmaker, as_of=early, account_id=account)
-    row = (await analytics_rows(sessionmaker, [account]))[app_id]
+    await _run(db_sessions, as_of=early, account_id=account)
+    row = (await analytics_rows(db_sessions, [account]))[app_id]
     assert row["click_sequence"] == ["LinkedIn"]
     assert row["engagement_velocity"] == Decimal("0.5000")  # 1 click / 2 days
     assert row["calculated_at"] == early
@@ -337,8 +337,8 @@ async def test_as_of_backfill_ignores_later_clicks(
     assert row["is_high_priority"] is False
 
     late = created + timedelta(days=4)
-    await _run(sessionmaker, as_of=late, account_id=account)
-    row = (await analytics_rows(sessionmaker, [account]))[app_id]
+    await _run(db_sessions, as_of=late, account_id=account)
+    row = (await analytics_rows(db_sessions, [account]))[app_id]
     assert row["click_sequence"] == ["LinkedIn", "Calendly"]
     assert row["engagement_velocity"] == Decimal("0.5000")  # 2 clicks / 4 days
     # engagement: 10 + 25 + 40 + 30 + 10 (two functions) = 115 -> 100
@@ -348,15 +348,15 @@ async def test_as_of_backfill_ignores_later_clicks(
 
 
 async def test_single_application_range(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await create_account(sessionmaker)
+    account = await create_account(db_sessions)
     apps = _random_apps(random.Random(3), [account], 10)
-    target = (await create_applications(sessionmaker, None, apps))[5]
-    async with sessionmaker() as session:
+    target = (await create_applications(db_sessions, None, apps))[5]
+    async with db_sessions() as session:
         chunks = await plan_chunks(session, chunk_size=100, application_id=target)
     assert [(c.id_from, c.id_to, c.applications) for c in chunks] == [(target, target, 1)]
-    result = await _run(sessionmaker, as_of=AS_OF, id_from=target, id_to=target)
+    result = await _run(db_sessions, as_of=AS_OF, id_from=target, id_to=target)
     assert result.applications == 1
-    rows = await analytics_rows(sessionmaker, [account])
+    rows = await analytics_rows(db_sessions, [account])
     assert [k for k, r in rows.items() if r["application_id"] is not None] == [target]

@@ -114,15 +114,12 @@ async def seed_and_fingerprint(
     return summary, found
 
 
-async def test_same_seed_same_rows_and_different_seed_different_rows(
-    sessionmaker: Maker, account_id: uuid.UUID
-) -> None:
+async def test_same_seed_same_rows_and_different_seed_different_rows(db_sessions: Maker) -> None:
+    account_id = await new_account(db_sessions)
     # The same account, seed and `now` twice: identical rows, ids included.
-    first, exact = await seed_and_fingerprint(
-        sessionmaker, account_id, 7, keep=False, with_ids=True
-    )
+    first, exact = await seed_and_fingerprint(db_sessions, account_id, 7, keep=False, with_ids=True)
     again, exact_again = await seed_and_fingerprint(
-        sessionmaker, account_id, 7, keep=False, with_ids=True
+        db_sessions, account_id, 7, keep=False, with_ids=True
     )
     assert first == again
     assert exact == exact_again
@@ -130,14 +127,14 @@ async def test_same_seed_same_rows_and_different_seed_different_rows(
     assert first.clicks > 100
 
     # Another account, same seed: the same data under other ids.
-    _, content = await seed_and_fingerprint(sessionmaker, account_id, 7, keep=True, with_ids=False)
-    other = await new_account(sessionmaker)
-    _, other_content = await seed_and_fingerprint(sessionmaker, other, 7, keep=True, with_ids=False)
+    _, content = await seed_and_fingerprint(db_sessions, account_id, 7, keep=True, with_ids=False)
+    other = await new_account(db_sessions)
+    _, other_content = await seed_and_fingerprint(db_sessions, other, 7, keep=True, with_ids=False)
     assert content == other_content
 
     # A different seed: different data.
-    third = await new_account(sessionmaker)
-    _, third_content = await seed_and_fingerprint(sessionmaker, third, 8, keep=True, with_ids=False)
+    third = await new_account(db_sessions)
+    _, third_content = await seed_and_fingerprint(db_sessions, third, 8, keep=True, with_ids=False)
     assert third_content != content
 
 
@@ -426,8 +423,9 @@ async def totals(session: AsyncSession) -> dict[str, int]:
     return dict(row._mapping)
 
 
-async def test_rejects_bad_arguments(sessionmaker: Maker, account_id: uuid.UUID) -> None:
-    async with sessionmaker() as session:
+async def test_rejects_bad_arguments(db_sessions: Maker) -> None:
+    account_id = await new_account(db_sessions)
+    async with db_sessions() as session:
         with pytest.raises(ValueError, match="timezone-aware"):
             await seed_account(
                 session, account_id=account_id, applications=1, seed=1, now=datetime(2026, 1, 1)
@@ -447,8 +445,8 @@ GOLDEN_ACCOUNT = uuid.UUID("00000000-0000-4000-8000-00000000d370")
 GOLDEN = "84914ee920ad1e36974a5c6975dac93850080aaf838148ef6a9ba23fde3d741b"
 
 
-async def test_seed_output_is_unchanged(sessionmaker: Maker) -> None:
-    async with sessionmaker() as session:
+async def test_seed_output_is_unchanged(db_sessions: Maker) -> None:
+    async with db_sessions() as session:
         await create_account(session, id=GOLDEN_ACCOUNT, name="golden")
         summary = await seed_account(
             session, account_id=GOLDEN_ACCOUNT, applications=200, seed=7, now=NOW

@@ -621,7 +621,7 @@ async def test_reclassify_applies_the_rules_to_rows_inserted_directly(
         assert await reclassify_contacts(s, [uuid.UUID(contact)]) == 0
 
 
-async def test_the_undeliverable_sql_agrees_with_the_domain_rule(sessionmaker: Any) -> None:
+async def test_the_undeliverable_sql_agrees_with_the_domain_rule(db_sessions: Any) -> None:
 
     cases = [
         ("bounced", {"bounce_type": "hard", "bounce_reason": "mailbox_does_not_exist"}),
@@ -634,7 +634,7 @@ async def test_the_undeliverable_sql_agrees_with_the_domain_rule(sessionmaker: A
         ("delivered", None),
         ("clicked", None),
     ]
-    async with sessionmaker() as s:
+    async with db_sessions() as s:
         for kind, event_data in cases:
             found = await s.scalar(
                 text(

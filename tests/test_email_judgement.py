@@ -78,21 +78,21 @@ def test_no_action_suggests_writing_to_undeliverable_contacts() -> None:
 
 
 async def test_applications_whose_contacts_are_all_undeliverable_get_no_follow_up(
-    sessionmaker: SM, receiver: Receiver
+    db_sessions: SM, receiver: Receiver
 ) -> None:
-    account = await create_account(sessionmaker)
-    await set_webhook(sessionmaker, account, receiver.url)
+    account = await create_account(db_sessions)
+    await set_webhook(db_sessions, account, receiver.url)
     hard, soft, mixed, none, all_gone = await create_applications(
-        sessionmaker, account, [high(), high(), high(), high(), high()]
+        db_sessions, account, [high(), high(), high(), high(), high()]
     )
-    await contact(sessionmaker, hard, ("delivered", None), ("bounced", "hard"))
-    await contact(sessionmaker, soft, ("bounced", "soft"))  # a soft bounce is not final
-    await contact(sessionmaker, mixed, ("unsubscribed", None))
-    await contact(sessionmaker, mixed, ("delivered", None), ("opened", None))
-    await contact(sessionmaker, all_gone, ("spam_reported", None))
-    await contact(sessionmaker, all_gone, ("unsubscribed", None))
-    created = await run_after_batch(sessionmaker, account)
-    async with sessionmaker() as s:
+    await contact(db_sessions, hard, ("delivered", None), ("bounced", "hard"))
+    await contact(db_sessions, soft, ("bounced", "soft"))  # a soft bounce is not final
+    await contact(db_sessions, mixed, ("unsubscribed", None))
+    await contact(db_sessions, mixed, ("delivered", None), ("opened", None))
+    await contact(db_sessions, all_gone, ("spam_reported", None))
+    await contact(db_sessions, all_gone, ("unsubscribed", None))
+    created = await run_after_batch(db_sessions, account)
+    async with db_sessions() as s:
         apps = set(
             await s.scalars(
                 text("SELECT application_id FROM follow_ups WHERE id = ANY(:ids)"),

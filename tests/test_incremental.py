@@ -18,7 +18,7 @@ from factories import AppSpec, analytics_rows, create_account, create_applicatio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from config import Settings
 from db import applications as app_db
@@ -255,15 +255,15 @@ async def _clean(sessionmaker: SM, account: uuid.UUID, as_of: datetime) -> None:
         "created_at",
     ],
 )
-async def test_each_change_marks_the_application(sessionmaker: SM, change: str) -> None:
-    account = await create_account(sessionmaker)
-    async with sessionmaker() as session, session.begin():
+async def test_each_change_marks_the_application(db_sessions: SM, change: str) -> None:
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         other = await _new_application(session, account, START - timedelta(days=1))
         human, bot = await _flush_clicks(
             session, app, [(0, START, False, "s1"), (1, START, True, "s2")]
         )
-    await _clean(sessionmaker, account, START)
+    await _clean(db_sessions, account, START)
     statements: dict[str, str] = {
         "scanner_burst": "UPDATE link_clicks SET is_bot = true, bot_reason = 'scanner_burst'"
         " WHERE click_id = :human",
@@ -277,7 +277,7 @@ async def test_each_change_marks_the_application(sessionmaker: SM, change: str) 
         "created_at": "UPDATE job_applications SET created_at = created_at - interval '1 hour'"
         " WHERE id = :app",
     }
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         await mark_app_writer(session)
         if change not in statements:  # human_click
             await _flush_clicks(session, app, [(2, START, False, "s3")])
@@ -286,7 +286,7 @@ async def test_each_change_marks_the_application(sessionmaker: SM, change: str) 
                 text(statements[change]),
                 {"human": human, "bot": bot, "app": app, "account": account},
             )
-    async with sessionmaker() as session:
+    async with db_sessions() as session:
         marked = set(
             (
                 await session.execute(
@@ -301,13 +301,13 @@ async def test_each_change_marks_the_application(sessionmaker: SM, change: str) 
     assert marked == ({app, other} if change == "timezone" else {app})
 
 
-async def test_what_does_not_change_metrics_marks_nothing(sessionmaker: SM) -> None:
-    account = await create_account(sessionmaker)
-    async with sessionmaker() as session, session.begin():
+async def test_what_does_not_change_metrics_marks_nothing(db_sessions: SM) -> None:
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         (human,) = await _flush_clicks(session, app, [(0, START, False, "s1")])
-    await _clean(sessionmaker, account, START)
-    async with sessionmaker() as session, session.begin():
+    await _clean(db_sessions, account, START)
+    async with db_sessions() as session, session.begin():
         # a bot click arrives, an IP is anonymised, the batch refreshes the §1.1 columns
         await session.execute(
             text(
@@ -325,7 +325,7 @@ async def test_what_does_not_change_metrics_marks_nothing(sessionmaker: SM) -> N
             text("UPDATE job_applications SET total_clicks = total_clicks WHERE id = :id"),
             {"id": app},
         )
-    assert await _dirty(sessionmaker, account) == 0
+    assert await _dirty(db_sessions, account) == 0
 
 
 async def test_a_mark_written_during_a_run_survives_it(sessionmaker: SM) -> None:
@@ -364,15 +364,15 @@ async def test_a_mark_written_during_a_run_survives_it(sessionmaker: SM) -> None
 
 
 async def test_a_click_after_as_of_keeps_its_mark_until_the_clock_passes_it(
-    sessionmaker: SM,
+    db_sessions: SM,
 ) -> None:
-    account = await create_account(sessionmaker)
-    async with sessionmaker() as session, session.begin():
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         await _flush_clicks(session, app, [(0, START + timedelta(hours=2), False, "s1")])
 
     async def incremental(as_of: datetime) -> Any:
-        async with sessionmaker() as session, session.begin():
+        async with db_sessions() as session, session.begin():
             return await compute_analytics(
                 session,
                 as_of=as_of,
@@ -382,19 +382,19 @@ async def test_a_click_after_as_of_keeps_its_mark_until_the_clock_passes_it(
             )
 
     await incremental(START)
-    assert (await analytics_rows(sessionmaker, [account]))[app]["total_click_events"] == 0
-    assert await _dirty(sessionmaker, account) == 1
+    assert (await analytics_rows(db_sessions, [account]))[app]["total_click_events"] == 0
+    assert await _dirty(db_sessions, account) == 1
     await incremental(START + timedelta(hours=3))
-    assert (await analytics_rows(sessionmaker, [account]))[app]["total_click_events"] == 1
-    assert await _dirty(sessionmaker, account) == 0
+    assert (await analytics_rows(db_sessions, [account]))[app]["total_click_events"] == 1
+    assert await _dirty(db_sessions, account) == 0
 
 
-async def test_the_clock_refresh_writes_only_rows_whose_values_move(sessionmaker: SM) -> None:
+async def test_the_clock_refresh_writes_only_rows_whose_values_move(db_sessions: SM) -> None:
     """Velocity 4 clicks / 1 day = 4 (intent +30); a day later 2 (not > 2: +15); an
     application without clicks keeps velocity 0 and is not written."""
-    account = await create_account(sessionmaker)
+    account = await create_account(db_sessions)
     created = START - timedelta(days=1)
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         busy = await _new_application(session, account, created)
         idle = await _new_application(session, account, created)
         await _flush_clicks(
@@ -402,10 +402,10 @@ async def test_the_clock_refresh_writes_only_rows_whose_values_move(sessionmaker
             busy,
             [(2, created + timedelta(hours=10 + i), False, "s1") for i in range(4)],
         )
-    await _clean(sessionmaker, account, START)
-    before = await analytics_rows(sessionmaker, [account])
+    await _clean(db_sessions, account, START)
+    before = await analytics_rows(db_sessions, [account])
     assert (before[busy]["engagement_velocity"], before[busy]["intent_score"]) == (4, 30 + 20)
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         result = await compute_analytics(
             session,
             as_of=START + timedelta(days=1),
@@ -414,7 +414,7 @@ async def test_the_clock_refresh_writes_only_rows_whose_values_move(sessionmaker
             incremental=True,
         )
     assert (result.applications, result.recomputed, result.clock_written) == (2, 0, 1)
-    after = await analytics_rows(sessionmaker, [account])
+    after = await analytics_rows(db_sessions, [account])
     assert (after[busy]["engagement_velocity"], after[busy]["intent_score"]) == (2, 15 + 20)
     assert after[busy]["calculated_at"] == START + timedelta(days=1)
     assert after[idle] == before[idle]
@@ -447,10 +447,10 @@ async def test_a_backfill_marks_the_clicks_it_leaves_out(
     assert await run(incremental=True, as_of=START) == 1
 
 
-async def test_analytics_table_is_set_up_for_hot_updates(sessionmaker: SM) -> None:
+async def test_analytics_table_is_set_up_for_hot_updates(db_sessions: SM) -> None:
     """Migration 0008: no index on calculated_at nor a second one on application_id, room on
     each page for the nightly's new row versions."""
-    async with sessionmaker() as session:
+    async with db_sessions() as session:
         indexes = set(
             (
                 await session.execute(
@@ -472,11 +472,11 @@ async def test_analytics_table_is_set_up_for_hot_updates(sessionmaker: SM) -> No
 
 
 async def test_the_flushers_write_marks_the_application(
-    engine: AsyncEngine, sessionmaker: SM
+    db: AsyncConnection, db_sessions: SM
 ) -> None:
     """db.ingest.store_clicks (the flusher's batch) needs no call of its own: the triggers mark."""
-    account = await create_account(sessionmaker)
-    async with sessionmaker() as session, session.begin():
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         tracking_id = (
             await session.execute(
@@ -484,7 +484,7 @@ async def test_the_flushers_write_marks_the_application(
                 {"id": app},
             )
         ).scalar_one()
-    await _clean(sessionmaker, account, START)
+    await _clean(db_sessions, account, START)
     entry = ClickEntry(
         click_id=uuid.uuid4(),
         tracking_id=tracking_id,
@@ -498,6 +498,6 @@ async def test_the_flushers_write_marks_the_application(
         bot_reason=None,
         request_method="GET",
     )
-    async with engine.begin() as conn:
-        assert (await store_clicks(conn, [entry])).inserted == 1
-    assert await _dirty(sessionmaker, account) == 1
+    async with db.begin_nested():  # the flusher's transaction
+        assert (await store_clicks(db, [entry])).inserted == 1
+    assert await _dirty(db_sessions, account) == 1
