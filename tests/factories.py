@@ -14,7 +14,8 @@ column, and returns what a test needs next (the id, or the plain API key).
 Applications are written as our own code writes them (`mark_app_writer`): the factory writes
 the status history itself, with the times the test asks for. `AppSpec`/`ClickSpec` describe an
 application with its job, history, links and clicks for `create_applications`, which writes
-many of them in one multi-row INSERT per table.
+many of them in one multi-row INSERT per table, with the same defaults as the one-row
+factories (`_job_row`, `_application_row`, `_link_row`, `_click_row`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from db.engine import Db
+from db.session import mark_app_writer
 from db.tables import (
     accounts,
     analytics_runs,
@@ -80,13 +82,73 @@ async def _reading(target: Target) -> AsyncIterator[Db]:
         yield target
 
 
-async def _mark_app_writer(db: Db) -> None:
-    # As db/session.py's mark_app_writer: the triggers leave the history to us (migration 0001).
-    await db.execute(text("SELECT set_config('linkinsights.app_writer', 'on', true)"))
+async def _insert(
+    db: Target,
+    table: Table,
+    row: dict[str, Any],
+    *,
+    key: str = "id",
+    app_writer: bool = False,
+) -> uuid.UUID:
+    """Insert one row and return its `key`. `app_writer`: mark the transaction as our own
+    code's (db/session.py), so the triggers leave the status history to us."""
+    async with _writing(db) as conn:
+        if app_writer:
+            await mark_app_writer(conn)
+        await conn.execute(insert(table).values(**row))
+    value = row[key]
+    assert isinstance(value, uuid.UUID)
+    return value
 
 
-def _tracking_id() -> str:
-    return f"t{uuid.uuid4().hex[:20]}"
+# --- rows: each table's defaults, for one row (create_<thing>) or many (create_applications) --
+
+
+def _job_row(account_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "account_id": account_id,
+        "title": "Engineer",
+        "company": "Acme",
+        **overrides,
+    }
+
+
+def _application_row(account_id: uuid.UUID, **overrides: Any) -> dict[str, Any]:
+    row = {
+        "id": uuid.uuid4(),
+        "account_id": account_id,
+        "status": "applied",
+        "created_at": datetime.now(UTC),
+        **overrides,
+    }
+    row.setdefault("updated_at", row["created_at"])
+    return row
+
+
+def _link_row(account_id: uuid.UUID, link_function: str, **overrides: Any) -> dict[str, Any]:
+    tracking_id = overrides.pop("tracking_id", None) or f"t{uuid.uuid4().hex[:20]}"
+    return {
+        "tracking_id": tracking_id,
+        "account_id": account_id,
+        "link_function": link_function,
+        "link_type": "profile",
+        "original_url": f"https://example.com/{link_function.lower()}",
+        "redirect_url": f"https://go.example.com/{tracking_id}",
+        **overrides,
+    }
+
+
+def _click_row(tracking_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "click_id": uuid.uuid4(),
+        "tracking_id": tracking_id,
+        "clicked_at": datetime.now(UTC),
+        "metadata": {},
+        "is_bot": False,
+        "request_method": "GET",
+        **overrides,
+    }
 
 
 # --- one row each ---------------------------------------------------------------------------
@@ -94,17 +156,8 @@ def _tracking_id() -> str:
 
 async def create_account(db: Target, **overrides: Any) -> uuid.UUID:
     """An account (name "Test account", timezone UTC unless overridden)."""
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "name": "Test account",
-        "timezone": "UTC",
-        "profile_links": {},
-    }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(accounts).values(**values))
-    account_id: uuid.UUID = values["id"]
-    return account_id
+    defaults = {"id": uuid.uuid4(), "name": "Test account", "timezone": "UTC", "profile_links": {}}
+    return await _insert(db, accounts, {**defaults, **overrides})
 
 
 async def create_key(
@@ -115,7 +168,7 @@ async def create_key(
 ) -> str:
     """An API key of the account; returns the key itself (only its hash is stored)."""
     new = generate_key()
-    values: dict[str, Any] = {
+    defaults = {
         "id": uuid.uuid4(),
         "account_id": account_id,
         "name": "test",
@@ -123,9 +176,7 @@ async def create_key(
         "key_hash": new.key_hash,
         "scopes": list(scopes),
     }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(api_keys).values(**values))
+    await _insert(db, api_keys, {**defaults, **overrides})
     return new.key
 
 
@@ -140,17 +191,7 @@ async def create_account_with_key(
 
 
 async def create_job(db: Target, account_id: uuid.UUID, **overrides: Any) -> uuid.UUID:
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "account_id": account_id,
-        "title": "Engineer",
-        "company": "Acme",
-    }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(jobs).values(**values))
-    job_id: uuid.UUID = values["id"]
-    return job_id
+    return await _insert(db, jobs, _job_row(account_id, **overrides))
 
 
 async def create_application(
@@ -162,27 +203,18 @@ async def create_application(
 ) -> uuid.UUID:
     """An application (status "applied", created now unless overridden) and its history:
     `history` as (status, changed_at) pairs, by default the status at the creation time."""
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "account_id": account_id,
-        "status": "applied",
-        "created_at": datetime.now(UTC),
-    }
-    values.update(overrides)
-    values.setdefault("updated_at", values["created_at"])
-    rows = [(values["status"], values["created_at"])] if history is None else history
+    row = _application_row(account_id, **overrides)
+    changes = [(row["status"], row["created_at"])] if history is None else history
     async with _writing(db) as conn:
-        await _mark_app_writer(conn)
-        await conn.execute(insert(job_applications).values(**values))
-        if rows:
+        application_id = await _insert(conn, job_applications, row, app_writer=True)
+        if changes:
             await conn.execute(
                 insert(application_status_history),
                 [
-                    {"application_id": values["id"], "status": status, "changed_at": at}
-                    for status, at in rows
+                    {"application_id": application_id, "status": status, "changed_at": at}
+                    for status, at in changes
                 ],
             )
-    application_id: uuid.UUID = values["id"]
     return application_id
 
 
@@ -195,53 +227,29 @@ async def create_link(
 ) -> str:
     """A tracked link of the account (of no application unless `application_id` is given);
     returns its tracking id."""
-    tracking_id: str = overrides.pop("tracking_id", None) or _tracking_id()
-    values: dict[str, Any] = {
-        "tracking_id": tracking_id,
-        "account_id": account_id,
-        "link_function": link_function,
-        "link_type": "profile",
-        "original_url": f"https://example.com/{link_function.lower()}",
-        "redirect_url": f"https://go.example.com/{tracking_id}",
-    }
-    values.update(overrides)
+    row = _link_row(account_id, link_function, **overrides)
     async with _writing(db) as conn:
-        await _mark_app_writer(conn)
-        await conn.execute(insert(link_tracking).values(**values))
+        await mark_app_writer(conn)
+        await conn.execute(insert(link_tracking).values(**row))
+    tracking_id: str = row["tracking_id"]
     return tracking_id
 
 
 async def create_click(db: Target, tracking_id: str, **overrides: Any) -> uuid.UUID:
     """A human GET click on the link, now unless `clicked_at` is given."""
-    values: dict[str, Any] = {
-        "click_id": uuid.uuid4(),
-        "tracking_id": tracking_id,
-        "clicked_at": datetime.now(UTC),
-        "metadata": {},
-        "is_bot": False,
-        "request_method": "GET",
-    }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(link_clicks).values(**values))
-    click_id: uuid.UUID = values["click_id"]
-    return click_id
+    return await _insert(db, link_clicks, _click_row(tracking_id, **overrides), key="click_id")
 
 
 async def create_contact(db: Target, application_id: uuid.UUID, **overrides: Any) -> uuid.UUID:
     """A contact of the application (a recruiter at example.com unless overridden)."""
-    values: dict[str, Any] = {
+    defaults = {
         "id": uuid.uuid4(),
         "application_id": application_id,
         "email": f"recruiter-{uuid.uuid4().hex[:8]}@example.com",
         "name": "Recruiter",
         "role": "recruiter",
     }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(application_contacts).values(**values))
-    contact_id: uuid.UUID = values["id"]
-    return contact_id
+    return await _insert(db, application_contacts, {**defaults, **overrides})
 
 
 async def create_email_event(
@@ -249,50 +257,34 @@ async def create_email_event(
 ) -> uuid.UUID:
     """An email event of the contact, as a direct integration writes one: the columns not
     given keep the database's defaults (now, no verdict: `is_machine` false)."""
-    values: dict[str, Any] = {
-        "id": uuid.uuid4(),
-        "campaign_contact_id": contact_id,
-        "event_type": event_type,
-    }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(engagement_tracking).values(**values))
-    event_id: uuid.UUID = values["id"]
-    return event_id
+    defaults = {"id": uuid.uuid4(), "campaign_contact_id": contact_id, "event_type": event_type}
+    return await _insert(db, engagement_tracking, {**defaults, **overrides})
 
 
 async def create_analytics(db: Target, application_id: uuid.UUID, **overrides: Any) -> uuid.UUID:
     """A link_click_analytics row of the application (the other columns NULL unless given)."""
-    values: dict[str, Any] = {"id": uuid.uuid4(), "application_id": application_id}
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(link_click_analytics).values(**values))
-    analytics_id: uuid.UUID = values["id"]
-    return analytics_id
+    defaults = {"id": uuid.uuid4(), "application_id": application_id}
+    return await _insert(db, link_click_analytics, {**defaults, **overrides})
 
 
 async def create_follow_up(
     db: Target, account_id: uuid.UUID, application_id: uuid.UUID, **overrides: Any
 ) -> uuid.UUID:
     """A follow-up of the application (reason "high engagement", due in a day by default)."""
-    values: dict[str, Any] = {
+    defaults = {
         "id": uuid.uuid4(),
         "account_id": account_id,
         "application_id": application_id,
         "reason": "high engagement",
     }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(follow_ups).values(**values))
-    follow_up_id: uuid.UUID = values["id"]
-    return follow_up_id
+    return await _insert(db, follow_ups, {**defaults, **overrides})
 
 
 async def create_webhook_delivery(
     db: Target, account_id: uuid.UUID, follow_up_id: uuid.UUID | None, **overrides: Any
 ) -> uuid.UUID:
     """A first, unanswered delivery attempt of the follow-up's webhook."""
-    values: dict[str, Any] = {
+    defaults = {
         "id": uuid.uuid4(),
         "account_id": account_id,
         "follow_up_id": follow_up_id,
@@ -300,23 +292,15 @@ async def create_webhook_delivery(
         "event": "follow_up",
         "attempt": 1,
     }
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(webhook_deliveries).values(**values))
-    delivery_id: uuid.UUID = values["id"]
-    return delivery_id
+    return await _insert(db, webhook_deliveries, {**defaults, **overrides})
 
 
 async def create_analytics_run(
     db: Target, account_id: uuid.UUID | None, **overrides: Any
 ) -> uuid.UUID:
     """An analytics run of the account (the database's defaults for kind, status, counters)."""
-    values: dict[str, Any] = {"id": uuid.uuid4(), "account_id": account_id}
-    values.update(overrides)
-    async with _writing(db) as conn:
-        await conn.execute(insert(analytics_runs).values(**values))
-    run_id: uuid.UUID = values["id"]
-    return run_id
+    defaults = {"id": uuid.uuid4(), "account_id": account_id}
+    return await _insert(db, analytics_runs, {**defaults, **overrides})
 
 
 # --- many applications with their links and clicks -----------------------------------------
@@ -388,27 +372,20 @@ async def create_applications(
         assert account is not None, "give the account, to create_applications or in the spec"
         app_id = spec.id or uuid.uuid4()
         ids.append(app_id)
-        job_id = uuid.uuid4()
-        job_rows.append(
-            {
-                "id": job_id,
-                "account_id": account,
-                "title": spec.job_title,
-                "company": spec.company,
-                "created_at": spec.created_at,
-            }
+        job = _job_row(
+            account, title=spec.job_title, company=spec.company, created_at=spec.created_at
         )
+        job_rows.append(job)
         app_rows.append(
-            {
-                "id": app_id,
-                "account_id": account,
-                "job_id": job_id,
-                "status": spec.status or spec.history[-1],
-                "created_at": spec.created_at,
-                "updated_at": spec.created_at,
-                "engagement_score": spec.engagement_score,
-                "is_high_priority": spec.is_high_priority,
-            }
+            _application_row(
+                account,
+                id=app_id,
+                job_id=job["id"],
+                status=spec.status or spec.history[-1],
+                created_at=spec.created_at,
+                engagement_score=spec.engagement_score,
+                is_high_priority=spec.is_high_priority,
+            )
         )
         for i, status in enumerate(spec.history):
             after = (
@@ -422,37 +399,29 @@ async def create_applications(
         links: dict[str, str] = {}
         functions = (*spec.functions, *spec.inactive, *(c.function for c in spec.clicks))
         for function in dict.fromkeys(functions):
-            tracking_id = _tracking_id()
-            links[function] = tracking_id
-            link_rows.append(
-                {
-                    "tracking_id": tracking_id,
-                    "account_id": account,
-                    "job_id": job_id,
-                    "application_id": app_id,
-                    "link_function": function,
-                    "link_type": "profile",
-                    "original_url": f"https://example.com/{function.lower()}",
-                    "redirect_url": f"https://go.example.com/{tracking_id}",
-                    "created_at": spec.created_at,
-                    "is_active": function not in spec.inactive,
-                }
+            link = _link_row(
+                account,
+                function,
+                job_id=job["id"],
+                application_id=app_id,
+                created_at=spec.created_at,
+                is_active=function not in spec.inactive,
             )
+            links[function] = link["tracking_id"]
+            link_rows.append(link)
         for click in spec.clicks:
             click_rows.append(
-                {
-                    "click_id": click.click_id or uuid.uuid4(),
-                    "tracking_id": links[click.function],
-                    "clicked_at": spec.clicked_at(click),
-                    "session_id": click.session_id,
-                    "metadata": {},
-                    "is_bot": click.bot,
-                    "bot_reason": "scanner_burst" if click.bot else None,
-                    "request_method": "GET",
-                }
+                _click_row(
+                    links[click.function],
+                    click_id=click.click_id or uuid.uuid4(),
+                    clicked_at=spec.clicked_at(click),
+                    session_id=click.session_id,
+                    is_bot=click.bot,
+                    bot_reason="scanner_burst" if click.bot else None,
+                )
             )
     async with _writing(db) as conn:
-        await _mark_app_writer(conn)
+        await mark_app_writer(conn)
         for table, rows in (
             (jobs, job_rows),
             (job_applications, app_rows),
