@@ -8,15 +8,17 @@ import itertools
 import re
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import joined_sessions, rolled_back
 from factories import create_account
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.demo import DemoSummary, seed_account, seed_accounts
 from domain.bots import BurstClick, classify_request, find_scanner_bursts
@@ -142,21 +144,25 @@ async def test_same_seed_same_rows_and_different_seed_different_rows(db_sessions
 class Seeded:
     account_id: uuid.UUID
     summary: DemoSummary
+    sessions: Maker  # in the module's rolled-back transaction, where the rows are
 
 
 @pytest.fixture(scope="module")
-async def seeded(sessionmaker: Maker) -> Seeded:
-    """One account with 500 applications, shared by the checks below."""
-    account_id = await new_account(sessionmaker)
-    async with sessionmaker() as session, session.begin():
-        summary = await seed_account(
-            session, account_id=account_id, applications=500, seed=2026, now=NOW, timezone=TZ
-        )
-    return Seeded(account_id, summary)
+async def seeded(engine: AsyncEngine) -> AsyncIterator[Seeded]:
+    """One account with 500 applications, shared by the checks below (which only read), in a
+    transaction rolled back after them."""
+    async with rolled_back(engine) as connection:
+        sessions = joined_sessions(connection)
+        account_id = await new_account(sessions)
+        async with sessions() as session, session.begin():
+            summary = await seed_account(
+                session, account_id=account_id, applications=500, seed=2026, now=NOW, timezone=TZ
+            )
+        yield Seeded(account_id, summary, sessions)
 
 
-async def test_summary_matches_tables(sessionmaker: Maker, seeded: Seeded) -> None:
-    async with sessionmaker() as session:
+async def test_summary_matches_tables(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         (row,) = await rows(
             session,
             """
@@ -194,10 +200,8 @@ async def test_summary_matches_tables(sessionmaker: Maker, seeded: Seeded) -> No
     assert set(row.profile_links) == {"LinkedIn", "Calendly", "Portfolio"}
 
 
-async def test_status_history_starts_applied_and_ends_at_the_current_status(
-    sessionmaker: Maker, seeded: Seeded
-) -> None:
-    async with sessionmaker() as session:
+async def test_status_history_starts_applied_and_ends_at_the_current_status(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         apps = await rows(
             session,
             "SELECT id, status, created_at, updated_at FROM job_applications WHERE account_id = :a",
@@ -240,8 +244,8 @@ async def test_status_history_starts_applied_and_ends_at_the_current_status(
     assert set(statuses) == {"applied", "interview", "offer", "rejected", "withdrawn"}
 
 
-async def test_links_clicks_and_bots(sessionmaker: Maker, seeded: Seeded) -> None:
-    async with sessionmaker() as session:
+async def test_links_clicks_and_bots(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         links = await rows(
             session,
             "SELECT application_id, link_function, link_type, original_url, redirect_url,"
@@ -317,10 +321,8 @@ async def test_links_clicks_and_bots(sessionmaker: Maker, seeded: Seeded) -> Non
     assert 0.45 < len(engaged) / len(per_app) < 0.75  # ~40% get no human click
 
 
-async def test_engagement_raises_the_odds_of_an_interview(
-    sessionmaker: Maker, seeded: Seeded
-) -> None:
-    async with sessionmaker() as session:
+async def test_engagement_raises_the_odds_of_an_interview(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         outcomes = await rows(
             session,
             "SELECT application_id, clicked_functions, total_clicks, hours_to_first_click,"
