@@ -15,8 +15,9 @@ Two kinds of test, by what the code under test needs of the database:
   trigger tests of test_incremental, test_demo and test_demo_email (their shared seeded
   account lives in a module-wide `rolled_back` transaction), the webhook delivery tests of
   test_follow_ups, the retention task in test_analytics_jobs, the undeliverable-contact
-  checks of test_email and test_email_judgement, the raw-SQL schema tests of test_migrations
-  (asyncpg `conn`, its own transaction), test_rolled_back.
+  checks of test_email and test_email_judgement, the burst-statement property of
+  test_click_pipeline (each example in a `rolled_back` transaction of its own), the raw-SQL
+  schema tests of test_migrations (asyncpg `conn`, its own transaction), test_rolled_back.
 - Committed, on the session's database, isolated by account (each test makes fresh
   accounts, which is also how the product isolates its users): every test whose code opens
   its own connections. The app over HTTP (`client`, `gql`) runs on its own engine and pool;

@@ -22,7 +22,7 @@ import httpx
 import orjson
 import pytest
 import websockets
-from conftest import ROOT, GraphQLClient, flushed
+from conftest import ROOT, GraphQLClient, flushed, rolled_back
 from factories import create_account, create_application, create_key, create_link
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -125,7 +125,8 @@ async def _burst_case(
 ) -> None:
     engine = make_engine(database_url, pool_size=1)
     try:
-        async with engine.begin() as conn:
+        # One connection in a transaction rolled back at the end: the examples leave nothing.
+        async with rolled_back(engine) as conn:
             account = await create_account(conn, name="b")
             apps = [await create_application(conn, account) for _ in range(2)]
             links: dict[tuple[int, int], str] = {}
@@ -138,27 +139,36 @@ async def _burst_case(
                         link_function="F",
                         tracking_id=f"lt_b{uuid.uuid4().hex[:12]}",
                     )
-        entries = []
-        for a, n, client, second, head in clicks:
-            entries.append(
-                ClickEntry(
-                    click_id=uuid7(),
-                    tracking_id=links[(a, n)],
-                    clicked_at=_BASE + timedelta(seconds=second),
-                    ip_address=f"192.0.2.{client + 1}",
-                    user_agent=FIREFOX,
-                    referrer_url=None,
-                    session_id="s" * 20 if client == 2 else None,
-                    click_source="direct",
-                    is_bot=head,
-                    bot_reason="head_request" if head else None,
-                    request_method="HEAD" if head else "GET",
+            entries = []
+            for a, n, client, second, head in clicks:
+                entries.append(
+                    ClickEntry(
+                        click_id=uuid7(),
+                        tracking_id=links[(a, n)],
+                        clicked_at=_BASE + timedelta(seconds=second),
+                        ip_address=f"192.0.2.{client + 1}",
+                        user_agent=FIREFOX,
+                        referrer_url=None,
+                        session_id="s" * 20 if client == 2 else None,
+                        click_source="direct",
+                        is_bot=head,
+                        bot_reason="head_request" if head else None,
+                        request_method="HEAD" if head else "GET",
+                    )
                 )
-            )
-        size = -(-len(entries) // batches)
-        for start in range(0, len(entries), size):
-            async with engine.begin() as conn:
-                await store_clicks(conn, entries[start : start + size])
+            size = -(-len(entries) // batches)
+            for start in range(0, len(entries), size):
+                async with conn.begin_nested():  # a batch: one flusher transaction
+                    await store_clicks(conn, entries[start : start + size])
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT click_id, is_bot, bot_reason FROM link_clicks"
+                        " WHERE click_id = ANY(:ids)"
+                    ),
+                    {"ids": [e.click_id for e in entries]},
+                )
+            ).all()
         expected = find_scanner_bursts(
             BurstClick(
                 click_id=str(e.click_id),
@@ -171,16 +181,6 @@ async def _burst_case(
             )
             for e, (a, *_) in zip(entries, clicks, strict=True)
         )
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT click_id, is_bot, bot_reason FROM link_clicks"
-                        " WHERE click_id = ANY(:ids)"
-                    ),
-                    {"ids": [e.click_id for e in entries]},
-                )
-            ).all()
         got = {str(r.click_id) for r in rows if r.bot_reason == "scanner_burst"}
         head_bots = {str(e.click_id) for e in entries if e.is_bot}
         assert got == expected - head_bots
