@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.engine import Db
 
-async def mark_app_writer(session: AsyncSession) -> None:
+
+async def mark_app_writer(session: Db) -> None:
     """Tell the database triggers that our code writes this transaction (see migration 0001).
 
     We then write status history ourselves, with the real change time, and have checked

@@ -2,8 +2,31 @@
 
 PostgreSQL and Redis come from DATABASE_URL / REDIS_URL when set, otherwise from the embedded
 default under .data/test. Each test session migrates a database of its own and drops it at
-the end; tests isolate by account (every test makes fresh accounts), which is also how the
-product isolates its users.
+the end. Rows are made by the factories of tests/factories.py (`create_<thing>(db, ...)`),
+the one way tests insert anything.
+
+Two kinds of test, by what the code under test needs of the database:
+
+- In a rolled-back transaction (`db`, `db_sessions`): the tests that call db/ or job functions
+  on a session or connection they are handed. `db` is a connection in an outer transaction
+  rolled back when the test ends; `db_sessions` makes sessions joined to it with
+  join_transaction_mode="create_savepoint", so the code's own `session.begin()`/`commit()`
+  work on a SAVEPOINT. They leave nothing behind and need no cleanup: test_batch, the
+  trigger tests of test_incremental, test_demo and test_demo_email (their shared seeded
+  account lives in a module-wide `rolled_back` transaction), the webhook delivery tests of
+  test_follow_ups, the retention task in test_analytics_jobs, the undeliverable-contact
+  checks of test_email and test_email_judgement, the burst-statement property of
+  test_click_pipeline (each example in a `rolled_back` transaction of its own), the raw-SQL
+  schema tests of test_migrations (asyncpg `conn`, its own transaction), test_rolled_back.
+- Committed, on the session's database, isolated by account (each test makes fresh
+  accounts, which is also how the product isolates its users): every test whose code opens
+  its own connections. The app over HTTP (`client`, `gql`) runs on its own engine and pool;
+  the flusher, the worker (`build_worker`, `calculate_in_process`' chunk workers), the CLI and
+  `linkinsights serve` run in other tasks or processes; the key cache and key-usage writer
+  use the engine; a few tests need two transactions at once (a run's snapshot against a
+  concurrent click, REPEATABLE READ before/after counts). None of these can see, or would
+  wait on, a transaction the test has not committed, so their factories get a
+  `sessionmaker` and commit.
 """
 
 from __future__ import annotations
@@ -13,7 +36,8 @@ import io
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +45,15 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from factories import create_account, create_key
 from redis.asyncio import Redis
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from config import Settings
-from db import accounts as accounts_db
 from db.engine import make_engine, make_sessionmaker
 from db.migrate import upgrade
-from domain.apikeys import generate_key
 from graph.observability import JsonFormatter
 from jobs.flusher import flusher_from_settings
 from linkinsights.embedded import start_services
@@ -113,56 +136,43 @@ async def account_id(sessionmaker: async_sessionmaker[AsyncSession]) -> uuid.UUI
     return await create_account(sessionmaker)
 
 
-async def create_account(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    name: str = "Test account",
-    timezone: str = "UTC",
-    **kw: Any,
-) -> uuid.UUID:
-    async with sessionmaker() as session, session.begin():
-        return (await accounts_db.create_account(session, name=name, timezone=timezone, **kw)).id
-
-
-async def create_key(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    account_id: uuid.UUID,
-    scopes: tuple[str, ...] = ("read", "write"),
-) -> str:
-    new = generate_key()
-    async with sessionmaker() as session, session.begin():
-        await accounts_db.create_api_key(
-            session,
-            account_id=account_id,
-            name="test",
-            prefix=new.prefix,
-            key_hash=new.key_hash,
-            scopes=scopes,
-        )
-    return new.key
-
-
-@pytest.fixture
-def make_account(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> Callable[..., Awaitable[uuid.UUID]]:
-    async def make(**kw: Any) -> uuid.UUID:
-        return await create_account(sessionmaker, **kw)
-
-    return make
-
-
-@pytest.fixture
-def make_key(sessionmaker: async_sessionmaker[AsyncSession]) -> Callable[..., Awaitable[str]]:
-    async def make(account_id: uuid.UUID, scopes: tuple[str, ...] = ("read", "write")) -> str:
-        return await create_key(sessionmaker, account_id, scopes)
-
-    return make
-
-
 @pytest.fixture
 async def api_key(sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID) -> str:
     return await create_key(sessionmaker, account_id, ("read", "write"))
+
+
+@asynccontextmanager
+async def rolled_back(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside an outer transaction that is rolled back at the end."""
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await outer.rollback()
+
+
+def joined_sessions(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions joined to the connection's transaction (SQLAlchemy 2's "joining a session into
+    an external transaction"): `session.begin()`/`commit()`/`rollback()` work on a SAVEPOINT,
+    so the code under test commits as it always does and the outer rollback still takes
+    everything away."""
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """The test's connection, in an outer transaction rolled back when the test ends."""
+    async with rolled_back(engine) as connection:
+        yield connection
+
+
+@pytest.fixture
+def db_sessions(db: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """A sessionmaker for the code under test, in `db`'s rolled-back transaction."""
+    return joined_sessions(db)
 
 
 def build_app(settings: Settings) -> Starlette:

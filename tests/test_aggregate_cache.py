@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from analytics_fixtures import AppSpec, ClickSpec, create_applications
-from conftest import build_app, create_account, create_key
+from conftest import build_app
+from factories import AppSpec, ClickSpec, create_account, create_applications, create_key
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -62,8 +62,12 @@ async def new_account(
             session,
             account_id,
             [
-                AppSpec(T0, clicks=[ClickSpec("LinkedIn", 1 + i) for i in range(clicks)]),
-                AppSpec(T0 + timedelta(days=1)),
+                AppSpec(
+                    T0,
+                    clicks=[ClickSpec("LinkedIn", 1 + i) for i in range(clicks)],
+                    functions=("LinkedIn", "Calendly", "Portfolio"),
+                ),
+                AppSpec(T0 + timedelta(days=1), functions=("LinkedIn", "Calendly", "Portfolio")),
             ],
         )
     return account_id, key, apps
@@ -143,7 +147,15 @@ async def test_invalidate_accounts_after_a_flushed_batch(
     other_before = data(await gql(SUMMARY, key=other_key))["engagementSummary"]
     async with sessionmaker() as session, session.begin():
         await create_applications(
-            session, account_id, [AppSpec(T0, clicks=[ClickSpec("Calendly", 1)])]
+            session,
+            account_id,
+            [
+                AppSpec(
+                    T0,
+                    clicks=[ClickSpec("Calendly", 1)],
+                    functions=("LinkedIn", "Calendly", "Portfolio"),
+                )
+            ],
         )
     cached = data(await gql(SUMMARY, key=key))["engagementSummary"]
     assert cached == before

@@ -24,14 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from analytics_fixtures import (
-    AppSpec,
-    ClickSpec,
-    create_applications,
-)
-from analytics_fixtures import (
-    create_account_with_key as _account,
-)
+from factories import AppSpec, ClickSpec, create_account_with_key, create_applications
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,21 +38,24 @@ def day(n: int) -> datetime:
 SPECS = [
     AppSpec(
         day(0),
-        "interview",
-        ("applied", "interview"),
+        status="interview",
+        history=("applied", "interview"),
         clicks=[ClickSpec("LinkedIn", 0.5), ClickSpec("Calendly", 2), ClickSpec("LinkedIn", 3)],
+        functions=("LinkedIn", "Calendly", "Portfolio"),
     ),
     AppSpec(
         day(1),
-        "rejected",
-        ("applied", "interview", "rejected"),
+        status="rejected",
+        history=("applied", "interview", "rejected"),
         clicks=[ClickSpec("Calendly", 2), ClickSpec("LinkedIn", 1, bot=True)],
+        functions=("LinkedIn", "Calendly", "Portfolio"),
     ),
     AppSpec(
         day(2),
-        "offer",
-        ("applied", "interview", "offer"),
+        status="offer",
+        history=("applied", "interview", "offer"),
         clicks=[ClickSpec("LinkedIn", 30), ClickSpec("Portfolio", 31)],
+        functions=("LinkedIn", "Calendly", "Portfolio"),
     ),
     AppSpec(
         day(3),
@@ -68,17 +64,19 @@ SPECS = [
             ClickSpec("Calendly", 0.01, bot=True),
             ClickSpec("Portfolio", 0.01, bot=True),
         ],
+        functions=("LinkedIn", "Calendly", "Portfolio"),
     ),
     AppSpec(
         day(4),
-        "rejected",
-        ("applied", "rejected"),
+        status="rejected",
+        history=("applied", "rejected"),
         clicks=[
             ClickSpec("LinkedIn", 5),
             ClickSpec("LinkedIn", 6),
             ClickSpec("LinkedIn", 100),
             ClickSpec("Calendly", 200),
         ],
+        functions=("LinkedIn", "Calendly", "Portfolio"),
     ),
     AppSpec(
         day(5),
@@ -100,8 +98,8 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> World:
-    account_id, key = await _account(sessionmaker)
-    other_id, other_key = await _account(sessionmaker)
+    account_id, key = await create_account_with_key(sessionmaker)
+    other_id, other_key = await create_account_with_key(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app_ids = await create_applications(session, account_id, SPECS)
         # Another account with an interview and clicks on the same days: never seen by A.
@@ -111,9 +109,10 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> World:
             [
                 AppSpec(
                     day(0),
-                    "offer",
-                    ("applied", "interview", "offer"),
+                    status="offer",
+                    history=("applied", "interview", "offer"),
                     clicks=[ClickSpec("LinkedIn", 1), ClickSpec("Calendly", 2)],
+                    functions=("LinkedIn", "Calendly", "Portfolio"),
                 )
             ],
         )
@@ -410,12 +409,20 @@ async def test_engagement_view_counts_clicked_functions_only(
 async def test_recommendations_need_five_applications(
     gql: Gql, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    account_id, key = await _account(sessionmaker)
+    account_id, key = await create_account_with_key(sessionmaker)
     async with sessionmaker() as session, session.begin():
         await create_applications(
             session,
             account_id,
-            [AppSpec(day(i), "interview", ("applied", "interview")) for i in range(4)],
+            [
+                AppSpec(
+                    day(i),
+                    status="interview",
+                    history=("applied", "interview"),
+                    functions=("LinkedIn", "Calendly", "Portfolio"),
+                )
+                for i in range(4)
+            ],
         )
     r = data(await gql(EFFECTIVENESS, key=key))["linkFunctionEffectiveness"]
     assert r["recommendations"] == [
@@ -460,16 +467,17 @@ async def test_timing_analysis(world: World, gql: Gql) -> None:
 async def test_timing_bucket_bounds_and_insight(
     gql: Gql, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    account_id, key = await _account(sessionmaker)
+    account_id, key = await create_account_with_key(sessionmaker)
     # First clicks at exactly 1h and 4h fall in the later bucket; 5 within 4h, 5 later.
     hours = [0.0, 1.0, 1.5, 3.5, 2.0, 4.0, 24.0, 72.0, 168.0, 500.0]
     reached = [True, True, True, False, False, False, False, True, False, False]
     specs = [
         AppSpec(
             day(i),
-            "interview" if r else "applied",
-            ("applied", "interview") if r else ("applied",),
+            status="interview" if r else "applied",
+            history=("applied", "interview") if r else ("applied",),
             clicks=[ClickSpec("LinkedIn", h)],
+            functions=("LinkedIn", "Calendly", "Portfolio"),
         )
         for i, (h, r) in enumerate(zip(hours, reached, strict=True))
     ]
@@ -601,7 +609,7 @@ async def test_click_trends_in_the_callers_timezone(
     gql: Gql, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     tz = ZoneInfo("Asia/Tokyo")
-    account_id, key = await _account(sessionmaker, timezone="Asia/Tokyo")
+    account_id, key = await create_account_with_key(sessionmaker, timezone="Asia/Tokyo")
     today = datetime.now(tz).date()
     midnight = datetime(today.year, today.month, today.day, tzinfo=tz)
     sent = midnight - timedelta(days=5)
@@ -619,8 +627,14 @@ async def test_click_trends_in_the_callers_timezone(
             session,
             account_id,
             [
-                AppSpec(sent, "interview", ("applied", "interview"), clicks=clicks),
-                AppSpec(sent, clicks=[clicks[0]]),
+                AppSpec(
+                    sent,
+                    status="interview",
+                    history=("applied", "interview"),
+                    clicks=clicks,
+                    functions=("LinkedIn", "Calendly", "Portfolio"),
+                ),
+                AppSpec(sent, clicks=[clicks[0]], functions=("LinkedIn", "Calendly", "Portfolio")),
             ],
         )
     for variables in ({"days": 3}, {"days": 3, "tz": "asia/tokyo"}):

@@ -4,7 +4,6 @@ retention scheduling."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.cron import next_cron
-from batch_fixtures import App, Click, load
 from cronsim import CronSim
+from factories import AppSpec, ClickSpec, create_account, create_applications, create_key
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,19 +58,21 @@ async def _drain(settings: Settings) -> None:
         await worker.pool.aclose()
 
 
-def _sample(account: uuid.UUID) -> list[App]:
+def _sample() -> list[AppSpec]:
     return [
-        App(
-            uuid.uuid4(),
-            account,
+        AppSpec(
             CREATED,
-            [
-                Click(uuid.uuid4(), CREATED + 90 * timedelta(minutes=1), "LinkedIn", "s1"),
-                Click(uuid.uuid4(), CREATED + 26 * H, "Calendly", "s1"),
-                Click(uuid.uuid4(), CREATED + 27 * H, "Calendly", "s2"),
+            clicks=[
+                ClickSpec(
+                    "LinkedIn",
+                    at=CREATED + 90 * timedelta(minutes=1),
+                    session_id="s1",
+                ),
+                ClickSpec("Calendly", at=CREATED + 26 * H, session_id="s1"),
+                ClickSpec("Calendly", at=CREATED + 27 * H, session_id="s2"),
             ],
         ),
-        App(uuid.uuid4(), account, CREATED),
+        AppSpec(CREATED),
     ]
 
 
@@ -94,13 +95,12 @@ async def test_calculate_one_application_end_to_end(
     account_id: uuid.UUID,
     api_key: str,
 ) -> None:
-    apps = _sample(account_id)
-    await load(sessionmaker, apps)
-    body = await gql(CALCULATE, {"id": str(apps[0].id), "asOf": AS_OF.isoformat()}, key=api_key)
+    apps = await create_applications(sessionmaker, account_id, _sample())
+    body = await gql(CALCULATE, {"id": str(apps[0]), "asOf": AS_OF.isoformat()}, key=api_key)
     job = body["data"]["calculateAnalytics"]
     assert (job["status"], job["applicationsProcessed"], job["finishedAt"]) == ("QUEUED", 0, None)
 
-    before = await gql(ENGAGEMENT, {"id": str(apps[0].id)}, key=api_key)
+    before = await gql(ENGAGEMENT, {"id": str(apps[0])}, key=api_key)
     assert before["data"]["application"]["engagement"] is None  # not calculated yet
 
     await _drain(settings)
@@ -108,7 +108,7 @@ async def test_calculate_one_application_end_to_end(
     assert (done["status"], done["applicationsProcessed"], done["error"]) == ("COMPLETE", 1, None)
     assert done["finishedAt"] is not None
 
-    app = (await gql(ENGAGEMENT, {"id": str(apps[0].id)}, key=api_key))["data"]["application"]
+    app = (await gql(ENGAGEMENT, {"id": str(apps[0])}, key=api_key))["data"]["application"]
     # 1.5 h to the first click; 3 clicks in 4 days; LinkedIn + Calendly.
     assert app["engagement"] == {
         "totalClickEvents": 3,
@@ -129,7 +129,7 @@ async def test_calculate_one_application_end_to_end(
     }
     assert (app["totalClicks"], app["engagementScore"], app["isHighPriority"]) == (3, 100, True)
     # The other application was not part of this job.
-    other = await gql(ENGAGEMENT, {"id": str(apps[1].id)}, key=api_key)
+    other = await gql(ENGAGEMENT, {"id": str(apps[1])}, key=api_key)
     assert other["data"]["application"]["engagement"] is None
 
 
@@ -142,8 +142,7 @@ async def test_calculate_whole_account_in_chunks(
     app: Starlette,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    apps = _sample(account_id) + _sample(account_id) + _sample(account_id)
-    await load(sessionmaker, apps)
+    apps = await create_applications(sessionmaker, account_id, _sample() + _sample() + _sample())
     monkeypatch.setattr(app.state.resources.settings, "analytics_chunk_size", 2)
     job = (await gql(CALCULATE, {"asOf": AS_OF.isoformat()}, key=api_key))["data"][
         "calculateAnalytics"
@@ -158,7 +157,7 @@ async def test_calculate_whole_account_in_chunks(
     await _drain(settings)
     done = (await gql(JOB, {"id": job["id"]}, key=api_key))["data"]["analyticsJob"]
     assert (done["status"], done["applicationsProcessed"]) == ("COMPLETE", 6)
-    app_row = await gql(ENGAGEMENT, {"id": str(apps[5].id)}, key=api_key)
+    app_row = await gql(ENGAGEMENT, {"id": str(apps[5])}, key=api_key)
     assert app_row["data"]["application"]["engagement"]["totalClickEvents"] == 0
 
 
@@ -171,8 +170,7 @@ async def test_calculate_whole_account_without_as_of_is_incremental(
 ) -> None:
     """Without asOf the account's dirty applications are recomputed (all of them, new here) and
     their marks cleared; with asOf (a backfill) every application is recomputed."""
-    apps = _sample(account_id) + _sample(account_id)
-    await load(sessionmaker, apps)
+    await create_applications(sessionmaker, account_id, _sample() + _sample())
     async with sessionmaker() as session:
         assert await dirty_count(session, account_id=account_id) == 4
     job = (await gql(CALCULATE, {}, key=api_key))["data"]["calculateAnalytics"]
@@ -195,33 +193,28 @@ async def test_calculate_whole_account_without_as_of_is_incremental(
 async def test_unknown_and_foreign_application_are_not_found(
     gql: Any,
     sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Callable[..., Awaitable[uuid.UUID]],
-    make_key: Callable[..., Awaitable[str]],
 ) -> None:
-    mine = await make_account()
-    theirs = await make_account()
-    key = await make_key(mine)
-    foreign = _sample(theirs)[0]
-    await load(sessionmaker, [foreign])
+    mine = await create_account(sessionmaker)
+    theirs = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, mine)
+    (foreign, _) = await create_applications(sessionmaker, theirs, _sample())
     missing = await gql(CALCULATE, {"id": str(uuid.uuid4())}, key=key)
-    other = await gql(CALCULATE, {"id": str(foreign.id)}, key=key)
+    other = await gql(CALCULATE, {"id": str(foreign)}, key=key)
     for body in (missing, other):
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await _runs(sessionmaker, mine) == 0
     # Another account's job id answers like a missing one.
-    their_key = await make_key(theirs)
-    job = (await gql(CALCULATE, {"id": str(foreign.id)}, key=their_key))["data"][
-        "calculateAnalytics"
-    ]
+    their_key = await create_key(sessionmaker, theirs)
+    job = (await gql(CALCULATE, {"id": str(foreign)}, key=their_key))["data"]["calculateAnalytics"]
     assert (await gql(JOB, {"id": job["id"]}, key=key))["data"]["analyticsJob"] is None
     assert (await gql(JOB, {"id": str(uuid.uuid4())}, key=key))["data"]["analyticsJob"] is None
 
 
 async def test_read_scope_cannot_calculate(
-    gql: Any, account_id: uuid.UUID, make_key: Callable[..., Awaitable[str]]
+    gql: Any, account_id: uuid.UUID, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    key = await make_key(account_id, ("read",))
+    key = await create_key(sessionmaker, account_id, ("read",))
     body = await gql(CALCULATE, {}, key=key)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -234,7 +227,7 @@ async def test_redis_down_is_queue_unavailable_and_leaves_no_run(
     api_key: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await load(sessionmaker, _sample(account_id))
+    await create_applications(sessionmaker, account_id, _sample())
     dead = ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     monkeypatch.setattr(app.state.resources, "redis", dead)
     try:
@@ -343,21 +336,24 @@ def test_worker_schedules_nightly_and_retention() -> None:
 
 
 async def test_retention_anonymises_only_old_ips(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], account_id: uuid.UUID
+    settings: Settings, db_sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    account_id = await create_account(db_sessions)
     now = datetime.now(UTC)
-    old = Click(uuid.uuid4(), now - timedelta(days=91), "LinkedIn")
-    new = Click(uuid.uuid4(), now - timedelta(days=89), "LinkedIn")
-    await load(sessionmaker, [App(uuid.uuid4(), account_id, now - timedelta(days=100), [old, new])])
-    async with sessionmaker() as session, session.begin():
+    old = ClickSpec("LinkedIn", at=now - timedelta(days=91), click_id=uuid.uuid4())
+    new = ClickSpec("LinkedIn", at=now - timedelta(days=89), click_id=uuid.uuid4())
+    await create_applications(
+        db_sessions, account_id, [AppSpec(now - timedelta(days=100), clicks=[old, new])]
+    )
+    async with db_sessions() as session, session.begin():
         await session.execute(
             text("UPDATE link_clicks SET ip_address = '198.51.100.77' WHERE click_id = ANY(:ids)"),
             {"ids": [old.click_id, new.click_id]},
         )
     from jobs.tasks import anonymise_ips
 
-    assert await anonymise_ips({"settings": settings, "sessionmaker": sessionmaker}) >= 1
-    async with sessionmaker() as session:
+    assert await anonymise_ips({"settings": settings, "sessionmaker": db_sessions}) >= 1
+    async with db_sessions() as session:
         rows: dict[Any, Any] = dict(
             (
                 await session.execute(

@@ -24,11 +24,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from analytics_fixtures import AppSpec, ClickSpec, create_account_with_key, create_applications
-from sqlalchemy import insert, update
+from factories import (
+    AppSpec,
+    ClickSpec,
+    create_account_with_key,
+    create_analytics,
+    create_applications,
+)
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.tables import job_applications, link_click_analytics
+from db.tables import job_applications
 
 ANSWERS = Path(__file__).with_name("answers.json")
 T0 = datetime(2025, 4, 7, 8, 30, tzinfo=UTC)
@@ -56,7 +62,12 @@ async def seeded(sessionmaker: async_sessionmaker[AsyncSession]) -> Seeded:
 async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Seeded:
     account_id, key = await create_account_with_key(sessionmaker)
     specs = [
-        AppSpec(T0, status="applied", clicks=[ClickSpec("LinkedIn", 2, session_id="s1")]),
+        AppSpec(
+            T0,
+            status="applied",
+            clicks=[ClickSpec("LinkedIn", 2, session_id="s1")],
+            functions=("LinkedIn", "Calendly", "Portfolio"),
+        ),
         AppSpec(
             T0 + timedelta(days=1),
             status="interview",
@@ -66,14 +77,20 @@ async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Seeded:
                 ClickSpec("Calendly", 30, bot=True),
                 ClickSpec("Portfolio", 49.25, session_id="s2"),
             ],
+            functions=("LinkedIn", "Calendly", "Portfolio"),
         ),
         AppSpec(
             T0 + timedelta(days=2),
             status="offer",
             history=("applied", "offer"),
             inactive=("GitHub",),
+            functions=("LinkedIn", "Calendly", "Portfolio"),
         ),
-        AppSpec(T0 + timedelta(days=3), status="rejected"),
+        AppSpec(
+            T0 + timedelta(days=3),
+            status="rejected",
+            functions=("LinkedIn", "Calendly", "Portfolio"),
+        ),
     ]
     async with sessionmaker() as session, session.begin():
         ids = await create_applications(session, account_id, specs)
@@ -91,24 +108,22 @@ async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> Seeded:
                     is_high_priority=True,
                 )
             )
-            await session.execute(
-                insert(link_click_analytics).values(
-                    id=uuid.uuid4(),
-                    application_id=app_id,
-                    total_click_events=3 - i,
-                    click_sequence=["Calendly", "Portfolio"][: 2 - i],
-                    unique_functions_clicked=2 - i,
-                    time_to_first_click=timedelta(hours=1, minutes=30, microseconds=5),
-                    hours_to_first_click=Decimal("1.50"),
-                    time_between_first_last_click=timedelta(days=2, seconds=3) if i else None,
-                    hours_between_first_last_click=Decimal("48.00") if i else None,
-                    peak_click_hour=9 + i,
-                    click_days_of_week=[1, 3][: 2 - i],
-                    engagement_velocity=Decimal("0.7500"),
-                    engagement_score=81 - i,
-                    intent_score=64 + i,
-                    calculated_at=T0 + timedelta(days=5),
-                )
+            await create_analytics(
+                session,
+                app_id,
+                total_click_events=3 - i,
+                click_sequence=["Calendly", "Portfolio"][: 2 - i],
+                unique_functions_clicked=2 - i,
+                time_to_first_click=timedelta(hours=1, minutes=30, microseconds=5),
+                hours_to_first_click=Decimal("1.50"),
+                time_between_first_last_click=timedelta(days=2, seconds=3) if i else None,
+                hours_between_first_last_click=Decimal("48.00") if i else None,
+                peak_click_hour=9 + i,
+                click_days_of_week=[1, 3][: 2 - i],
+                engagement_velocity=Decimal("0.7500"),
+                engagement_score=81 - i,
+                intent_score=64 + i,
+                calculated_at=T0 + timedelta(days=5),
             )
     return Seeded(key, ids)
 

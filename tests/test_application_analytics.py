@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from analytics_fixtures import AppSpec, create_account_with_key, create_applications
+from factories import AppSpec, create_account_with_key, create_applications
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import application_analytics as app_analytics_db

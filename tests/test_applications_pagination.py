@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from analytics_fixtures import AppSpec, create_account_with_key, create_applications
-from sqlalchemy import insert, update
+from factories import AppSpec, create_account_with_key, create_analytics, create_applications
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.tables import job_applications, link_click_analytics
+from db.tables import job_applications
 
 Gql = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
 T0 = datetime(2025, 5, 1, 9, 0, tzinfo=UTC)
@@ -47,7 +47,12 @@ async def paged(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, li
     account_id, key = await create_account_with_key(sessionmaker)
     async with sessionmaker() as session, session.begin():
         ids = await create_applications(
-            session, account_id, [AppSpec(T0 + timedelta(days=d)) for d, *_ in ROWS]
+            session,
+            account_id,
+            [
+                AppSpec(T0 + timedelta(days=d), functions=("LinkedIn", "Calendly", "Portfolio"))
+                for d, *_ in ROWS
+            ],
         )
         for app_id, (_, score, last, intent) in zip(ids, ROWS, strict=True):
             await session.execute(
@@ -60,11 +65,7 @@ async def paged(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[str, li
                 )
             )
             if intent is not None:
-                await session.execute(
-                    insert(link_click_analytics).values(
-                        id=uuid.uuid4(), application_id=app_id, intent_score=intent
-                    )
-                )
+                await create_analytics(session, app_id, intent_score=intent)
     return key, ids
 
 

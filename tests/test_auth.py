@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import cast
 
 import httpx
 from conftest import GraphQLClient
+from factories import create_account, create_key
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from waiting import eventually
@@ -64,9 +64,9 @@ async def test_revoked_key_is_401(
 
 
 async def test_read_only_key_cannot_mutate(
-    gql: GraphQLClient, account_id: uuid.UUID, make_key: Callable[..., Awaitable[str]]
+    gql: GraphQLClient, account_id: uuid.UUID, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    key = await make_key(account_id, ("read",))
+    key = await create_key(sessionmaker, account_id, ("read",))
     body = await gql(MUTATION, key=key)
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -94,12 +94,11 @@ async def test_graphiql_page_is_served(client: httpx.AsyncClient) -> None:
 
 async def test_other_account_sees_nothing(
     gql: GraphQLClient,
-    make_account: Callable[..., Awaitable[uuid.UUID]],
-    make_key: Callable[..., Awaitable[str]],
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first = await make_account(name="first")
-    second = await make_account(name="second")
-    key1, key2 = await make_key(first), await make_key(second)
+    first = await create_account(sessionmaker, name="first")
+    second = await create_account(sessionmaker, name="second")
+    key1, key2 = await create_key(sessionmaker, first), await create_key(sessionmaker, second)
     created = await gql(MUTATION, key=key1)
     job_id = created["data"]["createJob"]["id"]
     mine = await gql("query($id: ID!) { job(id: $id) { id title } }", {"id": job_id}, key=key1)
@@ -123,11 +122,10 @@ async def test_key_use_is_recorded_after_the_response_in_one_batch(
     gql: GraphQLClient,
     app: Starlette,
     account_id: uuid.UUID,
-    make_key: Callable[..., Awaitable[str]],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     """A request only notes its key; KeyUsage writes every noted key in one statement."""
-    keys = [await make_key(account_id, ("read",)) for _ in range(3)]
+    keys = [await create_key(sessionmaker, account_id, ("read",)) for _ in range(3)]
     usage = app.state.resources.key_usage
     for key in keys:
         assert (await gql(QUERY, key=key))["data"]["applications"]["totalCount"] == 0
@@ -144,12 +142,14 @@ async def test_key_use_is_recorded_after_the_response_in_one_batch(
 
 async def test_key_use_is_written_within_the_interval_and_at_close(
     account_id: uuid.UUID,
-    make_key: Callable[..., Awaitable[str]],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     from graph.key_usage import KeyUsage
 
-    first, second = await make_key(account_id), await make_key(account_id)
+    first, second = (
+        await create_key(sessionmaker, account_id),
+        await create_key(sessionmaker, account_id),
+    )
     ids = []
     for key in (first, second):
         async with sessionmaker() as session:
@@ -171,12 +171,14 @@ async def test_key_use_is_written_within_the_interval_and_at_close(
 
 async def test_key_noted_while_a_write_is_under_way_is_written_by_the_next_round(
     account_id: uuid.UUID,
-    make_key: Callable[..., Awaitable[str]],
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     from graph.key_usage import KeyUsage
 
-    first, second = await make_key(account_id), await make_key(account_id)
+    first, second = (
+        await create_key(sessionmaker, account_id),
+        await create_key(sessionmaker, account_id),
+    )
     ids = {}
     for key in (first, second):
         async with sessionmaker() as session:

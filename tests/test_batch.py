@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from batch_fixtures import App, Click, analytics_rows, load
+from factories import AppSpec, ClickSpec, analytics_rows, create_account, create_applications
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.batch import compute_analytics, plan_chunks
@@ -22,7 +21,7 @@ AS_OF = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
-def _random_apps(rng: random.Random, account_ids: list[uuid.UUID], n: int) -> list[App]:
+def _random_apps(rng: random.Random, account_ids: list[uuid.UUID], n: int) -> list[AppSpec]:
     """Applications with tricky edges: exact 0/2/4/8 h first clicks, exact velocities 1 and 2,
     DST days in New York, equal timestamps, peak-hour ties, bots, clicks after as_of."""
     # Around the 2024 US DST changes (10 March, 3 November) and plain days.
@@ -32,13 +31,13 @@ def _random_apps(rng: random.Random, account_ids: list[uuid.UUID], n: int) -> li
         datetime(2024, 11, 17, 23, 59, 59, tzinfo=UTC),
         datetime(2024, 6, 1, 0, 0, tzinfo=UTC),
     ]
-    apps: list[App] = []
+    apps: list[AppSpec] = []
     for i in range(n):
         account = account_ids[i % len(account_ids)]
         kind = i % 10
         if kind == 0:  # no clicks
             created = rng.choice(anchors) + timedelta(minutes=rng.randint(-600, 600))
-            apps.append(App(uuid.uuid4(), account, created))
+            apps.append(AppSpec(created, account_id=account))
             continue
         if kind == 1:  # exact velocity: age k days, clicks = k or 2k
             days = rng.randint(1, 5)
@@ -66,7 +65,7 @@ def _random_apps(rng: random.Random, account_ids: list[uuid.UUID], n: int) -> li
                 timedelta(minutes=17, seconds=59, microseconds=500_000),  # 0.3 h rounding
             ]
         )
-        clicks: list[Click] = []
+        clicks: list[ClickSpec] = []
         at = first
         for j in range(count):
             if j > 0:
@@ -78,29 +77,31 @@ def _random_apps(rng: random.Random, account_ids: list[uuid.UUID], n: int) -> li
                     ]
                 )
             clicks.append(
-                Click(
-                    uuid.uuid4(),
-                    at,
+                ClickSpec(
                     rng.choice(FUNCTIONS[: rng.randint(1, len(FUNCTIONS))]),
-                    rng.choice([None, "s1", "s2", f"s{i}"]),
+                    at=at,
+                    session_id=rng.choice([None, "s1", "s2", f"s{i}"]),
+                    click_id=uuid.uuid4(),  # known before the insert: it breaks ties
                 )
             )
         if kind == 3:  # a bot click and a click after as_of: neither counts
-            clicks.append(Click(uuid.uuid4(), first, "Calendly", None, is_bot=True))
-            clicks.append(Click(uuid.uuid4(), AS_OF + timedelta(microseconds=1), "Calendly"))
+            clicks.append(ClickSpec("Calendly", at=first, bot=True, click_id=uuid.uuid4()))
+            clicks.append(
+                ClickSpec("Calendly", at=AS_OF + timedelta(microseconds=1), click_id=uuid.uuid4())
+            )
         if kind == 4:  # a click exactly at as_of counts
-            clicks.append(Click(uuid.uuid4(), AS_OF, "Portfolio"))
-        apps.append(App(uuid.uuid4(), account, created, clicks))
+            clicks.append(ClickSpec("Portfolio", at=AS_OF, click_id=uuid.uuid4()))
+        apps.append(AppSpec(created, clicks=clicks, account_id=account))
     return apps
 
 
-def _expected(app: App, tz: str, as_of: datetime) -> Any:
+def _expected(app: AppSpec, tz: str, as_of: datetime) -> Any:
     return compute_metrics(
         applied_at=app.created_at,
         clicks=[
-            ClickEvent(str(c.click_id), c.clicked_at, c.link_function, c.session_id)
+            ClickEvent(str(c.click_id), app.clicked_at(c), c.function, c.session_id)
             for c in app.clicks
-            if not c.is_bot
+            if not c.bot
         ],
         as_of=as_of,
         tz=ZoneInfo(tz),
@@ -133,14 +134,14 @@ def _assert_row_matches(row: dict[str, Any], m: Any, as_of: datetime, threshold:
 
 
 async def _run(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
     *,
     as_of: datetime,
     account_id: uuid.UUID | None = None,
     id_from: uuid.UUID | None = None,
     id_to: uuid.UUID | None = None,
 ) -> Any:
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         return await compute_analytics(
             session,
             as_of=as_of,
@@ -152,23 +153,22 @@ async def _run(
 
 
 async def test_sql_batch_equals_reference_on_random_click_sets(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Callable[..., Awaitable[uuid.UUID]],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    zones = {await make_account(timezone=tz): tz for tz in ZONES}
+    zones = {await create_account(db_sessions, timezone=tz): tz for tz in ZONES}
     accounts = list(zones)
     rng = random.Random(20241120)
     apps = _random_apps(rng, accounts, 400)
-    await load(sessionmaker, apps)
+    ids = await create_applications(db_sessions, None, apps)
 
     for account in accounts:
         # Chunked exactly as the jobs do: id ranges of 37 applications.
-        async with sessionmaker() as session:
+        async with db_sessions() as session:
             chunks = await plan_chunks(session, chunk_size=37, account_id=account)
         assert sum(c.applications for c in chunks) == 100
         for chunk in chunks:
             result = await _run(
-                sessionmaker,
+                db_sessions,
                 as_of=AS_OF,
                 account_id=account,
                 id_from=chunk.id_from,
@@ -176,45 +176,55 @@ async def test_sql_batch_equals_reference_on_random_click_sets(
             )
             assert result.applications == chunk.applications
 
-    rows = await analytics_rows(sessionmaker, accounts)
+    rows = await analytics_rows(db_sessions, accounts)
     assert len(rows) == 400
     scores = set()
-    for app in apps:
+    for app_id, app in zip(ids, apps, strict=True):
+        assert app.account_id is not None
         m = _expected(app, zones[app.account_id], AS_OF)
-        _assert_row_matches(rows[app.id], m, AS_OF)
+        _assert_row_matches(rows[app_id], m, AS_OF)
         scores.add((m.engagement_score, m.intent_score))
     # The generator reaches a spread of scores, not one corner.
     assert len(scores) > 30
 
 
 async def test_hand_computed_fixture(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Callable[..., Awaitable[uuid.UUID]],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await make_account(timezone="America/New_York")
+    account = await create_account(db_sessions, timezone="America/New_York")
     created = datetime(2024, 11, 1, 12, 0, tzinfo=UTC)  # Friday 08:00 in New York
     as_of = datetime(2024, 11, 3, 12, 0, tzinfo=UTC)  # two days later
     a = uuid.UUID(int=1)
     b = uuid.UUID(int=2)
-    app = App(
-        uuid.uuid4(),
-        account,
+    app = AppSpec(
         created,
-        [
+        clicks=[
             # 2 h exactly after applying: not "very quick" (< 2), quick (< 4 and < 8)
-            Click(b, created + 2 * H, "LinkedIn", "s1"),
-            Click(a, created + 2 * H, "Calendly", "s1"),  # same instant, smaller id: first
+            ClickSpec("LinkedIn", at=created + 2 * H, session_id="s1", click_id=b),
+            ClickSpec(
+                "Calendly", at=created + 2 * H, session_id="s1", click_id=a
+            ),  # same instant, smaller id: first
             # Sunday 3 Nov 2024 05:30 UTC = 01:30 EST (after the fall-back change)
-            Click(uuid.UUID(int=3), datetime(2024, 11, 3, 6, 30, tzinfo=UTC), "LinkedIn", None),
-            Click(uuid.UUID(int=4), datetime(2024, 11, 3, 5, 30, tzinfo=UTC), "Portfolio", "s2"),
+            ClickSpec(
+                "LinkedIn",
+                at=datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
+                click_id=uuid.UUID(int=3),
+            ),
+            ClickSpec(
+                "Portfolio",
+                at=datetime(2024, 11, 3, 5, 30, tzinfo=UTC),
+                session_id="s2",
+                click_id=uuid.UUID(int=4),
+            ),
         ],
+        account_id=account,
     )
-    empty = App(uuid.uuid4(), account, created)
-    await load(sessionmaker, [app, empty])
-    result = await _run(sessionmaker, as_of=as_of, account_id=account)
+    empty = AppSpec(created, account_id=account)
+    app_id, empty_id = await create_applications(db_sessions, None, [app, empty])
+    result = await _run(db_sessions, as_of=as_of, account_id=account)
     assert result.applications == 2
-    rows = await analytics_rows(sessionmaker, [account])
-    row = rows[app.id]
+    rows = await analytics_rows(db_sessions, [account])
+    row = rows[app_id]
     assert row["click_sequence"] == ["Calendly", "LinkedIn", "Portfolio", "LinkedIn"]
     assert row["total_click_events"] == 4
     assert row["unique_functions_clicked"] == 3
@@ -234,7 +244,7 @@ async def test_hand_computed_fixture(
     assert row["unique_click_sessions"] == 2
     assert row["most_clicked_link_function"] == "LinkedIn"
     assert row["is_high_priority"] is True
-    none = rows[empty.id]
+    none = rows[empty_id]
     assert none["total_click_events"] == 0
     assert none["click_sequence"] == []
     assert none["click_days_of_week"] == []
@@ -248,15 +258,18 @@ async def test_hand_computed_fixture(
 
 
 async def test_intent_boundaries_by_hand(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Callable[..., Awaitable[uuid.UUID]],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await make_account()
+    account = await create_account(db_sessions)
     created = datetime(2024, 1, 10, 9, 0, tzinfo=UTC)  # a Wednesday
     as_of = created + timedelta(days=10)
 
-    def one(offset: timedelta) -> App:
-        return App(uuid.uuid4(), account, created, [Click(uuid.uuid4(), created + offset, "X")])
+    def one(offset: timedelta) -> AppSpec:
+        return AppSpec(
+            created,
+            clicks=[ClickSpec("X", at=created + offset)],
+            account_id=account,
+        )
 
     cases = {
         timedelta(0): (10 + 30, 50),  # 0 h is a quick response
@@ -267,58 +280,55 @@ async def test_intent_boundaries_by_hand(
         8 * H - timedelta(microseconds=1): (10, 30),
         8 * H: (10, 0),
     }
-    apps = {offset: one(offset) for offset in cases}
-    await load(sessionmaker, list(apps.values()))
-    await _run(sessionmaker, as_of=as_of, account_id=account)
-    rows = await analytics_rows(sessionmaker, [account])
+    ids = await create_applications(db_sessions, None, [one(offset) for offset in cases])
+    apps = dict(zip(cases, ids, strict=True))
+    await _run(db_sessions, as_of=as_of, account_id=account)
+    rows = await analytics_rows(db_sessions, [account])
     for offset, (engagement, intent) in cases.items():
-        row = rows[apps[offset].id]
+        row = rows[apps[offset]]
         assert (row["engagement_score"], row["intent_score"]) == (engagement, intent), offset
         assert row["engagement_velocity"] == Decimal("0.1000")
 
 
 async def test_rerun_is_idempotent_and_writes_nothing(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Callable[..., Awaitable[uuid.UUID]],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await make_account(timezone="America/New_York")
+    account = await create_account(db_sessions, timezone="America/New_York")
     apps = _random_apps(random.Random(7), [account], 60)
-    await load(sessionmaker, apps)
-    first = await _run(sessionmaker, as_of=AS_OF, account_id=account)
+    await create_applications(db_sessions, None, apps)
+    first = await _run(db_sessions, as_of=AS_OF, account_id=account)
     assert (first.applications, first.analytics_written) == (60, 60)
     # Only applications with a human click up to as_of change from the column defaults.
     assert first.applications_written == sum(
-        1 for a in apps if any(not c.is_bot and c.clicked_at <= AS_OF for c in a.clicks)
+        1 for a in apps if any(not c.bot and a.clicked_at(c) <= AS_OF for c in a.clicks)
     )
-    before = await analytics_rows(sessionmaker, [account])
-    second = await _run(sessionmaker, as_of=AS_OF, account_id=account)
+    before = await analytics_rows(db_sessions, [account])
+    second = await _run(db_sessions, as_of=AS_OF, account_id=account)
     assert (second.applications, second.analytics_written, second.applications_written) == (
         60,
         0,
         0,
     )
-    assert await analytics_rows(sessionmaker, [account]) == before
+    assert await analytics_rows(db_sessions, [account]) == before
 
 
 async def test_as_of_backfill_ignores_later_clicks(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Callable[..., Awaitable[uuid.UUID]],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await make_account()
+    account = await create_account(db_sessions)
     created = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
-    app = App(
-        uuid.uuid4(),
-        account,
+    app = AppSpec(
         created,
-        [
-            Click(uuid.uuid4(), created + 1 * H, "LinkedIn"),
-            Click(uuid.uuid4(), created + timedelta(days=3), "Calendly"),
+        clicks=[
+            ClickSpec("LinkedIn", at=created + 1 * H),
+            ClickSpec("Calendly", at=created + timedelta(days=3)),
         ],
+        account_id=account,
     )
-    await load(sessionmaker, [app])
+    (app_id,) = await create_applications(db_sessions, None, [app])
     early = created + timedelta(days=2)
-    await _run(sessionmaker, as_of=early, account_id=account)
-    row = (await analytics_rows(sessionmaker, [account]))[app.id]
+    await _run(db_sessions, as_of=early, account_id=account)
+    row = (await analytics_rows(db_sessions, [account]))[app_id]
     assert row["click_sequence"] == ["LinkedIn"]
     assert row["engagement_velocity"] == Decimal("0.5000")  # 1 click / 2 days
     assert row["calculated_at"] == early
@@ -327,8 +337,8 @@ async def test_as_of_backfill_ignores_later_clicks(
     assert row["is_high_priority"] is False
 
     late = created + timedelta(days=4)
-    await _run(sessionmaker, as_of=late, account_id=account)
-    row = (await analytics_rows(sessionmaker, [account]))[app.id]
+    await _run(db_sessions, as_of=late, account_id=account)
+    row = (await analytics_rows(db_sessions, [account]))[app_id]
     assert row["click_sequence"] == ["LinkedIn", "Calendly"]
     assert row["engagement_velocity"] == Decimal("0.5000")  # 2 clicks / 4 days
     # engagement: 10 + 25 + 40 + 30 + 10 (two functions) = 115 -> 100
@@ -338,17 +348,15 @@ async def test_as_of_backfill_ignores_later_clicks(
 
 
 async def test_single_application_range(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Callable[..., Awaitable[uuid.UUID]],
+    db_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    account = await make_account()
+    account = await create_account(db_sessions)
     apps = _random_apps(random.Random(3), [account], 10)
-    await load(sessionmaker, apps)
-    target = apps[5]
-    async with sessionmaker() as session:
-        chunks = await plan_chunks(session, chunk_size=100, application_id=target.id)
-    assert [(c.id_from, c.id_to, c.applications) for c in chunks] == [(target.id, target.id, 1)]
-    result = await _run(sessionmaker, as_of=AS_OF, id_from=target.id, id_to=target.id)
+    target = (await create_applications(db_sessions, None, apps))[5]
+    async with db_sessions() as session:
+        chunks = await plan_chunks(session, chunk_size=100, application_id=target)
+    assert [(c.id_from, c.id_to, c.applications) for c in chunks] == [(target, target, 1)]
+    result = await _run(db_sessions, as_of=AS_OF, id_from=target, id_to=target)
     assert result.applications == 1
-    rows = await analytics_rows(sessionmaker, [account])
-    assert [k for k, r in rows.items() if r["application_id"] is not None] == [target.id]
+    rows = await analytics_rows(db_sessions, [account])
+    assert [k for k, r in rows.items() if r["application_id"] is not None] == [target]

@@ -22,14 +22,15 @@ import httpx
 import orjson
 import pytest
 import websockets
-from conftest import ROOT, GraphQLClient, create_account, create_key, flushed
+from conftest import ROOT, GraphQLClient, flushed, rolled_back
+from factories import create_account, create_application, create_key, create_link
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 from redis.exceptions import BusyLoadingError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from test_track import CHROME, FIREFOX, Fixture, clicks_of, hit
 
@@ -124,62 +125,50 @@ async def _burst_case(
 ) -> None:
     engine = make_engine(database_url, pool_size=1)
     try:
-        async with engine.begin() as conn:
-            account = (
-                await conn.execute(
-                    text(
-                        "INSERT INTO accounts (id, name)"
-                        " VALUES (gen_random_uuid(), 'b') RETURNING id"
-                    )
-                )
-            ).scalar_one()
-            apps = [
-                (
-                    await conn.execute(
-                        text(
-                            "INSERT INTO job_applications (id, account_id, status)"
-                            " VALUES (gen_random_uuid(), :a, 'applied') RETURNING id"
-                        ),
-                        {"a": account},
-                    )
-                ).scalar_one()
-                for _ in range(2)
-            ]
+        # One connection in a transaction rolled back at the end: the examples leave nothing.
+        async with rolled_back(engine) as conn:
+            account = await create_account(conn, name="b")
+            apps = [await create_application(conn, account) for _ in range(2)]
             links: dict[tuple[int, int], str] = {}
             for a in range(2):
                 for n in range(3):
-                    tid = f"lt_b{uuid.uuid4().hex[:12]}"
-                    links[(a, n)] = tid
-                    await conn.execute(
-                        text(
-                            "INSERT INTO link_tracking (tracking_id, account_id, application_id,"
-                            " link_function, link_type, original_url, redirect_url, created_at,"
-                            " is_active) VALUES (:t, :acc, :app, 'F', 'profile', 'https://x.test',"
-                            " 'https://r.test', now(), true)"
-                        ),
-                        {"t": tid, "acc": account, "app": apps[a]},
+                    links[(a, n)] = await create_link(
+                        conn,
+                        account,
+                        application_id=apps[a],
+                        link_function="F",
+                        tracking_id=f"lt_b{uuid.uuid4().hex[:12]}",
                     )
-        entries = []
-        for a, n, client, second, head in clicks:
-            entries.append(
-                ClickEntry(
-                    click_id=uuid7(),
-                    tracking_id=links[(a, n)],
-                    clicked_at=_BASE + timedelta(seconds=second),
-                    ip_address=f"192.0.2.{client + 1}",
-                    user_agent=FIREFOX,
-                    referrer_url=None,
-                    session_id="s" * 20 if client == 2 else None,
-                    click_source="direct",
-                    is_bot=head,
-                    bot_reason="head_request" if head else None,
-                    request_method="HEAD" if head else "GET",
+            entries = []
+            for a, n, client, second, head in clicks:
+                entries.append(
+                    ClickEntry(
+                        click_id=uuid7(),
+                        tracking_id=links[(a, n)],
+                        clicked_at=_BASE + timedelta(seconds=second),
+                        ip_address=f"192.0.2.{client + 1}",
+                        user_agent=FIREFOX,
+                        referrer_url=None,
+                        session_id="s" * 20 if client == 2 else None,
+                        click_source="direct",
+                        is_bot=head,
+                        bot_reason="head_request" if head else None,
+                        request_method="HEAD" if head else "GET",
+                    )
                 )
-            )
-        size = -(-len(entries) // batches)
-        for start in range(0, len(entries), size):
-            async with engine.begin() as conn:
-                await store_clicks(conn, entries[start : start + size])
+            size = -(-len(entries) // batches)
+            for start in range(0, len(entries), size):
+                async with conn.begin_nested():  # a batch: one flusher transaction
+                    await store_clicks(conn, entries[start : start + size])
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT click_id, is_bot, bot_reason FROM link_clicks"
+                        " WHERE click_id = ANY(:ids)"
+                    ),
+                    {"ids": [e.click_id for e in entries]},
+                )
+            ).all()
         expected = find_scanner_bursts(
             BurstClick(
                 click_id=str(e.click_id),
@@ -192,16 +181,6 @@ async def _burst_case(
             )
             for e, (a, *_) in zip(entries, clicks, strict=True)
         )
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT click_id, is_bot, bot_reason FROM link_clicks"
-                        " WHERE click_id = ANY(:ids)"
-                    ),
-                    {"ids": [e.click_id for e in entries]},
-                )
-            ).all()
         got = {str(r.click_id) for r in rows if r.bot_reason == "scanner_burst"}
         head_bots = {str(e.click_id) for e in entries if e.is_bot}
         assert got == expected - head_bots
@@ -663,11 +642,11 @@ async def test_record_click_with_a_client_click_id_is_stored_once(
 
 
 async def test_the_same_client_click_id_in_two_accounts_is_two_clicks(
-    app: Starlette, gql: GraphQLClient, make_account: Any, make_key: Any, sessionmaker: Any
+    app: Starlette, gql: GraphQLClient, sessionmaker: Any
 ) -> None:
     ids = []
     for _ in range(2):
-        key = await make_key(await make_account())
+        key = await create_key(sessionmaker, await create_account(sessionmaker))
         tid = await Fixture(gql, key).link(None, "https://alex.dev")
         body = await gql(RECORD_CLICK, {"i": {"trackingId": tid, "clientClickId": "c1"}}, key=key)
         ids.append(body["data"]["recordClick"]["id"])
@@ -675,14 +654,14 @@ async def test_the_same_client_click_id_in_two_accounts_is_two_clicks(
 
 
 async def test_record_click_has_the_click_recording_limit_not_the_query_limit(
-    settings: Settings, gql: GraphQLClient, make_account: Any, make_key: Any
+    settings: Settings, gql: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     limited = settings.model_copy(
         update={"rate_limit_per_key_per_minute": 2, "rate_limit_record_click_per_minute": 5}
     )
     application = create_app(limited)
     async with application.router.lifespan_context(application):
-        key = await make_key(await make_account())
+        key = await create_key(sessionmaker, await create_account(sessionmaker))
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             client = GraphQLClient(c)
@@ -704,13 +683,12 @@ async def test_click_recorded_delivers_the_account_s_clicks_and_nothing_of_anoth
     app: Starlette,
     fx: Fixture,
     gql: GraphQLClient,
-    make_account: Any,
-    make_key: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
     api_process: str,
 ) -> None:
     app_id = await fx.application()
     mine = await fx.link(app_id, "https://alex.dev/mine")
-    other_key = await make_key(await make_account())
+    other_key = await create_key(sessionmaker, await create_account(sessionmaker))
     theirs = await Fixture(gql, other_key).link(None, "https://other.dev")
     url = api_process.replace("http://", "ws://") + "/graphql"
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]

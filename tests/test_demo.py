@@ -8,14 +8,17 @@ import itertools
 import re
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import joined_sessions, rolled_back
+from factories import create_account
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.demo import DemoSummary, seed_account, seed_accounts
 from domain.bots import BurstClick, classify_request, find_scanner_bursts
@@ -28,12 +31,7 @@ Maker = async_sessionmaker[AsyncSession]
 
 
 async def new_account(sessionmaker: Maker) -> uuid.UUID:
-    account_id = uuid.uuid4()
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            text("INSERT INTO accounts (id, name) VALUES (:id, 'demo test')"), {"id": account_id}
-        )
-    return account_id
+    return await create_account(sessionmaker, name="demo test")
 
 
 async def rows(session: AsyncSession, sql: str, account_id: uuid.UUID) -> list[Any]:
@@ -118,15 +116,12 @@ async def seed_and_fingerprint(
     return summary, found
 
 
-async def test_same_seed_same_rows_and_different_seed_different_rows(
-    sessionmaker: Maker, account_id: uuid.UUID
-) -> None:
+async def test_same_seed_same_rows_and_different_seed_different_rows(db_sessions: Maker) -> None:
+    account_id = await new_account(db_sessions)
     # The same account, seed and `now` twice: identical rows, ids included.
-    first, exact = await seed_and_fingerprint(
-        sessionmaker, account_id, 7, keep=False, with_ids=True
-    )
+    first, exact = await seed_and_fingerprint(db_sessions, account_id, 7, keep=False, with_ids=True)
     again, exact_again = await seed_and_fingerprint(
-        sessionmaker, account_id, 7, keep=False, with_ids=True
+        db_sessions, account_id, 7, keep=False, with_ids=True
     )
     assert first == again
     assert exact == exact_again
@@ -134,14 +129,14 @@ async def test_same_seed_same_rows_and_different_seed_different_rows(
     assert first.clicks > 100
 
     # Another account, same seed: the same data under other ids.
-    _, content = await seed_and_fingerprint(sessionmaker, account_id, 7, keep=True, with_ids=False)
-    other = await new_account(sessionmaker)
-    _, other_content = await seed_and_fingerprint(sessionmaker, other, 7, keep=True, with_ids=False)
+    _, content = await seed_and_fingerprint(db_sessions, account_id, 7, keep=True, with_ids=False)
+    other = await new_account(db_sessions)
+    _, other_content = await seed_and_fingerprint(db_sessions, other, 7, keep=True, with_ids=False)
     assert content == other_content
 
     # A different seed: different data.
-    third = await new_account(sessionmaker)
-    _, third_content = await seed_and_fingerprint(sessionmaker, third, 8, keep=True, with_ids=False)
+    third = await new_account(db_sessions)
+    _, third_content = await seed_and_fingerprint(db_sessions, third, 8, keep=True, with_ids=False)
     assert third_content != content
 
 
@@ -149,21 +144,25 @@ async def test_same_seed_same_rows_and_different_seed_different_rows(
 class Seeded:
     account_id: uuid.UUID
     summary: DemoSummary
+    sessions: Maker  # in the module's rolled-back transaction, where the rows are
 
 
 @pytest.fixture(scope="module")
-async def seeded(sessionmaker: Maker) -> Seeded:
-    """One account with 500 applications, shared by the checks below."""
-    account_id = await new_account(sessionmaker)
-    async with sessionmaker() as session, session.begin():
-        summary = await seed_account(
-            session, account_id=account_id, applications=500, seed=2026, now=NOW, timezone=TZ
-        )
-    return Seeded(account_id, summary)
+async def seeded(engine: AsyncEngine) -> AsyncIterator[Seeded]:
+    """One account with 500 applications, shared by the checks below (which only read), in a
+    transaction rolled back after them."""
+    async with rolled_back(engine) as connection:
+        sessions = joined_sessions(connection)
+        account_id = await new_account(sessions)
+        async with sessions() as session, session.begin():
+            summary = await seed_account(
+                session, account_id=account_id, applications=500, seed=2026, now=NOW, timezone=TZ
+            )
+        yield Seeded(account_id, summary, sessions)
 
 
-async def test_summary_matches_tables(sessionmaker: Maker, seeded: Seeded) -> None:
-    async with sessionmaker() as session:
+async def test_summary_matches_tables(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         (row,) = await rows(
             session,
             """
@@ -201,10 +200,8 @@ async def test_summary_matches_tables(sessionmaker: Maker, seeded: Seeded) -> No
     assert set(row.profile_links) == {"LinkedIn", "Calendly", "Portfolio"}
 
 
-async def test_status_history_starts_applied_and_ends_at_the_current_status(
-    sessionmaker: Maker, seeded: Seeded
-) -> None:
-    async with sessionmaker() as session:
+async def test_status_history_starts_applied_and_ends_at_the_current_status(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         apps = await rows(
             session,
             "SELECT id, status, created_at, updated_at FROM job_applications WHERE account_id = :a",
@@ -247,8 +244,8 @@ async def test_status_history_starts_applied_and_ends_at_the_current_status(
     assert set(statuses) == {"applied", "interview", "offer", "rejected", "withdrawn"}
 
 
-async def test_links_clicks_and_bots(sessionmaker: Maker, seeded: Seeded) -> None:
-    async with sessionmaker() as session:
+async def test_links_clicks_and_bots(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         links = await rows(
             session,
             "SELECT application_id, link_function, link_type, original_url, redirect_url,"
@@ -324,10 +321,8 @@ async def test_links_clicks_and_bots(sessionmaker: Maker, seeded: Seeded) -> Non
     assert 0.45 < len(engaged) / len(per_app) < 0.75  # ~40% get no human click
 
 
-async def test_engagement_raises_the_odds_of_an_interview(
-    sessionmaker: Maker, seeded: Seeded
-) -> None:
-    async with sessionmaker() as session:
+async def test_engagement_raises_the_odds_of_an_interview(seeded: Seeded) -> None:
+    async with seeded.sessions() as session:
         outcomes = await rows(
             session,
             "SELECT application_id, clicked_functions, total_clicks, hours_to_first_click,"
@@ -430,8 +425,9 @@ async def totals(session: AsyncSession) -> dict[str, int]:
     return dict(row._mapping)
 
 
-async def test_rejects_bad_arguments(sessionmaker: Maker, account_id: uuid.UUID) -> None:
-    async with sessionmaker() as session:
+async def test_rejects_bad_arguments(db_sessions: Maker) -> None:
+    account_id = await new_account(db_sessions)
+    async with db_sessions() as session:
         with pytest.raises(ValueError, match="timezone-aware"):
             await seed_account(
                 session, account_id=account_id, applications=1, seed=1, now=datetime(2026, 1, 1)
@@ -451,11 +447,9 @@ GOLDEN_ACCOUNT = uuid.UUID("00000000-0000-4000-8000-00000000d370")
 GOLDEN = "84914ee920ad1e36974a5c6975dac93850080aaf838148ef6a9ba23fde3d741b"
 
 
-async def test_seed_output_is_unchanged(sessionmaker: Maker) -> None:
-    async with sessionmaker() as session:
-        await session.execute(
-            text("INSERT INTO accounts (id, name) VALUES (:id, 'golden')"), {"id": GOLDEN_ACCOUNT}
-        )
+async def test_seed_output_is_unchanged(db_sessions: Maker) -> None:
+    async with db_sessions() as session:
+        await create_account(session, id=GOLDEN_ACCOUNT, name="golden")
         summary = await seed_account(
             session, account_id=GOLDEN_ACCOUNT, applications=200, seed=7, now=NOW
         )

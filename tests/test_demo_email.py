@@ -5,11 +5,15 @@ more likely before an interview."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from conftest import joined_sessions, rolled_back
+from factories import create_account
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.demo import seed_account
 from db.email import reclassify_contacts
@@ -18,15 +22,22 @@ NOW = datetime(2026, 3, 16, 15, 45, tzinfo=UTC)
 Maker = async_sessionmaker[AsyncSession]
 
 
+@dataclass
+class Demo:
+    account_id: uuid.UUID
+    sessions: Maker  # in the module's rolled-back transaction, where the rows are
+
+
 @pytest.fixture(scope="module")
-async def account(sessionmaker: Maker) -> uuid.UUID:
-    account_id = uuid.uuid4()
-    async with sessionmaker() as session, session.begin():
-        await session.execute(
-            text("INSERT INTO accounts (id, name) VALUES (:id, 'demo email')"), {"id": account_id}
-        )
-        await seed_account(session, account_id=account_id, applications=600, seed=42, now=NOW)
-    return account_id
+async def demo(engine: AsyncEngine) -> AsyncIterator[Demo]:
+    """A demo account with 600 applications, shared by the checks below, in a transaction
+    rolled back after them."""
+    async with rolled_back(engine) as connection:
+        sessions = joined_sessions(connection)
+        async with sessions() as session, session.begin():
+            account_id = await create_account(session, name="demo email")
+            await seed_account(session, account_id=account_id, applications=600, seed=42, now=NOW)
+        yield Demo(account_id, sessions)
 
 
 _EVENTS = """
@@ -40,11 +51,11 @@ GROUP BY 1, 2, 3, 4
 """
 
 
-async def test_demo_email_events_cover_every_kind(sessionmaker: Maker, account: uuid.UUID) -> None:
-    async with sessionmaker() as s:
+async def test_demo_email_events_cover_every_kind(demo: Demo) -> None:
+    async with demo.sessions() as s:
         found = {
             (r.event_type, r.is_machine, r.machine_reason, r.bounce): r.n
-            for r in await s.execute(text(_EVENTS), {"a": account})
+            for r in await s.execute(text(_EVENTS), {"a": demo.account_id})
         }
 
     def count(kind: str, **kw: object) -> int:
@@ -73,17 +84,15 @@ async def test_demo_email_events_cover_every_kind(sessionmaker: Maker, account: 
     assert 0.25 <= apple / opens <= 0.6, (apple, opens)
 
 
-async def test_demo_verdicts_are_what_the_rules_decide(
-    sessionmaker: Maker, account: uuid.UUID
-) -> None:
-    async with sessionmaker() as s:
+async def test_demo_verdicts_are_what_the_rules_decide(demo: Demo) -> None:
+    async with demo.sessions() as s:
         contacts = list(
             await s.scalars(
                 text(
                     "SELECT c.id FROM application_contacts c JOIN job_applications a"
                     " ON a.id = c.application_id WHERE a.account_id = :a"
                 ),
-                {"a": account},
+                {"a": demo.account_id},
             )
         )
         assert await reclassify_contacts(s, contacts) == 0
@@ -92,14 +101,12 @@ async def test_demo_verdicts_are_what_the_rules_decide(
                 "SELECT count(DISTINCT c.email_tracking_id) FROM application_contacts c"
                 " JOIN job_applications a ON a.id = c.application_id WHERE a.account_id = :a"
             ),
-            {"a": account},
+            {"a": demo.account_id},
         )
     assert tracking_ids == len(contacts)
 
 
-async def test_human_opens_are_modestly_more_likely_before_an_interview(
-    sessionmaker: Maker, account: uuid.UUID
-) -> None:
+async def test_human_opens_are_modestly_more_likely_before_an_interview(demo: Demo) -> None:
     # The share of applications with a human open (before the first interview, if any).
     sql = """
     WITH apps AS (
@@ -117,8 +124,11 @@ async def test_human_opens_are_modestly_more_likely_before_an_interview(
                AND (apps.interview IS NULL OR e.event_timestamp < apps.interview))) AS opened
     FROM apps GROUP BY 1
     """
-    async with sessionmaker() as s:
-        shares = {r.interviewed: r.opened / r.n for r in await s.execute(text(sql), {"a": account})}
+    async with demo.sessions() as s:
+        shares = {
+            r.interviewed: r.opened / r.n
+            for r in await s.execute(text(sql), {"a": demo.account_id})
+        }
     # More likely, modestly: most mail clients hide the reader behind a proxy either way.
     ratio = shares[True] / shares[False]
     assert ratio > 1.1, shares

@@ -12,8 +12,16 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from analytics_fixtures import AppSpec, create_account_with_key, create_applications
 from conftest import flushed
+from factories import (
+    AppSpec,
+    create_account,
+    create_account_with_key,
+    create_applications,
+    create_contact,
+    create_email_event,
+    create_key,
+)
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -103,8 +111,10 @@ async def api(gql: Any, api_key: str) -> Api:
 
 
 @pytest.fixture
-async def other(gql: Any, make_account: Any, make_key: Any) -> Api:
-    return Api(gql, await make_key(await make_account(name="Someone else")))
+async def other(gql: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> Api:
+    return Api(
+        gql, await create_key(sessionmaker, await create_account(sessionmaker, name="Someone else"))
+    )
 
 
 def at(seconds: float) -> str:
@@ -544,27 +554,21 @@ async def _page_statements(
     t0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
     async with sessionmaker() as s, s.begin():
         ids = await create_applications(
-            s, account_id, [AppSpec(t0 + timedelta(hours=i)) for i in range(n)]
+            s,
+            account_id,
+            [
+                AppSpec(t0 + timedelta(hours=i), functions=("LinkedIn", "Calendly", "Portfolio"))
+                for i in range(n)
+            ],
         )
         for app_id in ids:
             for k in range(2):
-                contact = uuid.uuid4()
-                await s.execute(
-                    text(
-                        "INSERT INTO application_contacts (id, application_id, email)"
-                        " VALUES (:c, :a, :e)"
-                    ),
-                    {"c": contact, "a": app_id, "e": f"c{k}@acme.example"},
+                contact = await create_contact(
+                    s, app_id, email=f"c{k}@acme.example", name=None, role=None
                 )
-                await s.execute(
-                    text(
-                        "INSERT INTO engagement_tracking"
-                        " (campaign_contact_id, event_type, event_timestamp, event_data)"
-                        " VALUES (:c, 'opened', :t, NULL),"
-                        " (:c, CASE WHEN :k = 0 THEN 'delivered' ELSE 'unsubscribed' END, :t, NULL)"
-                    ),
-                    {"c": contact, "t": t0, "k": k},
-                )
+                await create_email_event(s, contact, "opened", event_timestamp=t0)
+                last = "delivered" if k == 0 else "unsubscribed"
+                await create_email_event(s, contact, last, event_timestamp=t0)
     await gql("{ applications(first: 1) { totalCount } }", key=key)
     await app.state.resources.key_usage.flush()
     before = count_statements.count
@@ -597,17 +601,11 @@ async def test_reclassify_applies_the_rules_to_rows_inserted_directly(
     contact = await api.contact(await api.application())
     async with sessionmaker() as s, s.begin():
         # A direct database integration (seed 002): no verdicts written.
-        await s.execute(
-            text(
-                "INSERT INTO engagement_tracking"
-                " (campaign_contact_id, event_type, event_timestamp, user_agent)"
-                " VALUES (:c, 'delivered', :t, NULL),"
-                " (:c, 'opened', :t + interval '4 s', :ua),"
-                " (:c, 'opened', :t + interval '1 h', :gmail),"
-                " (:c, 'opened', :t + interval '2 h', :ua)"
-            ),
-            {"c": uuid.UUID(contact), "t": datetime.fromisoformat(T), "ua": CHROME, "gmail": GMAIL},
-        )
+        t, c = datetime.fromisoformat(T), uuid.UUID(contact)
+        await create_email_event(s, c, "delivered", event_timestamp=t)
+        await create_email_event(s, c, event_timestamp=t + timedelta(seconds=4), user_agent=CHROME)
+        await create_email_event(s, c, event_timestamp=t + timedelta(hours=1), user_agent=GMAIL)
+        await create_email_event(s, c, event_timestamp=t + timedelta(hours=2), user_agent=CHROME)
     examined, changed = await reclassify_email_events(sessionmaker)
     assert examined >= 1
     assert changed >= 2
@@ -623,7 +621,7 @@ async def test_reclassify_applies_the_rules_to_rows_inserted_directly(
         assert await reclassify_contacts(s, [uuid.UUID(contact)]) == 0
 
 
-async def test_the_undeliverable_sql_agrees_with_the_domain_rule(sessionmaker: Any) -> None:
+async def test_the_undeliverable_sql_agrees_with_the_domain_rule(db_sessions: Any) -> None:
 
     cases = [
         ("bounced", {"bounce_type": "hard", "bounce_reason": "mailbox_does_not_exist"}),
@@ -636,7 +634,7 @@ async def test_the_undeliverable_sql_agrees_with_the_domain_rule(sessionmaker: A
         ("delivered", None),
         ("clicked", None),
     ]
-    async with sessionmaker() as s:
+    async with db_sessions() as s:
         for kind, event_data in cases:
             found = await s.scalar(
                 text(

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import GraphQLClient
-from prediction_fixtures import A, C, insert_apps, recent_wednesday
+from factories import (
+    AppSpec,
+    ClickSpec,
+    create_account,
+    create_applications,
+    create_contact,
+    create_email_event,
+    create_key,
+    interview_after,
+    recent_wednesday,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from test_follow_ups import FOLLOW_UPS, Receiver, receiver, run_after_batch, set_webhook
@@ -32,33 +42,22 @@ SM = async_sessionmaker[AsyncSession]
 APPLIED = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
-def high(score: int = 85) -> A:
-    return A(recent_wednesday(), [C("LinkedIn", 1)], engagement_score=score, is_high_priority=True)
+def high(score: int = 85) -> AppSpec:
+    return AppSpec(
+        recent_wednesday(),
+        clicks=[ClickSpec("LinkedIn", 1)],
+        engagement_score=score,
+        is_high_priority=True,
+    )
 
 
 async def contact(sm: SM, app_id: uuid.UUID, *events: tuple[str, str | None]) -> uuid.UUID:
     """A contact of the application with events (type, bounce type)."""
-    contact_id = uuid.uuid4()
     async with sm() as s, s.begin():
-        await s.execute(
-            text(
-                "INSERT INTO application_contacts (id, application_id, email)"
-                " VALUES (:c, :a, 'hr@acme.example')"
-            ),
-            {"c": contact_id, "a": app_id},
-        )
+        contact_id = await create_contact(s, app_id, email="hr@acme.example", name=None, role=None)
         for kind, bounce in events:
-            await s.execute(
-                text(
-                    "INSERT INTO engagement_tracking (campaign_contact_id, event_type, event_data)"
-                    " VALUES (:c, :k, CAST(:d AS jsonb))"
-                ),
-                {
-                    "c": contact_id,
-                    "k": kind,
-                    "d": None if bounce is None else f'{{"bounce_type": "{bounce}"}}',
-                },
-            )
+            data = {} if bounce is None else {"event_data": {"bounce_type": bounce}}
+            await create_email_event(s, contact_id, kind, **data)
     return contact_id
 
 
@@ -79,21 +78,21 @@ def test_no_action_suggests_writing_to_undeliverable_contacts() -> None:
 
 
 async def test_applications_whose_contacts_are_all_undeliverable_get_no_follow_up(
-    sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    db_sessions: SM, receiver: Receiver
 ) -> None:
-    account = await make_account()
-    await set_webhook(sessionmaker, account, receiver.url)
-    hard, soft, mixed, none, all_gone = await insert_apps(
-        sessionmaker, account, [high(), high(), high(), high(), high()]
+    account = await create_account(db_sessions)
+    await set_webhook(db_sessions, account, receiver.url)
+    hard, soft, mixed, none, all_gone = await create_applications(
+        db_sessions, account, [high(), high(), high(), high(), high()]
     )
-    await contact(sessionmaker, hard, ("delivered", None), ("bounced", "hard"))
-    await contact(sessionmaker, soft, ("bounced", "soft"))  # a soft bounce is not final
-    await contact(sessionmaker, mixed, ("unsubscribed", None))
-    await contact(sessionmaker, mixed, ("delivered", None), ("opened", None))
-    await contact(sessionmaker, all_gone, ("spam_reported", None))
-    await contact(sessionmaker, all_gone, ("unsubscribed", None))
-    created = await run_after_batch(sessionmaker, account)
-    async with sessionmaker() as s:
+    await contact(db_sessions, hard, ("delivered", None), ("bounced", "hard"))
+    await contact(db_sessions, soft, ("bounced", "soft"))  # a soft bounce is not final
+    await contact(db_sessions, mixed, ("unsubscribed", None))
+    await contact(db_sessions, mixed, ("delivered", None), ("opened", None))
+    await contact(db_sessions, all_gone, ("spam_reported", None))
+    await contact(db_sessions, all_gone, ("unsubscribed", None))
+    created = await run_after_batch(db_sessions, account)
+    async with db_sessions() as s:
         apps = set(
             await s.scalars(
                 text("SELECT application_id FROM follow_ups WHERE id = ANY(:ids)"),
@@ -108,14 +107,12 @@ async def test_an_unsubscribe_after_the_follow_up_hides_it_and_stops_its_webhook
     gql: GraphQLClient,
     settings: Settings,
     sessionmaker: SM,
-    make_account: MakeAccount,
-    make_key: MakeKey,
     receiver: Receiver,
 ) -> None:
-    account = await make_account()
-    key = await make_key(account)
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
     await set_webhook(sessionmaker, account, receiver.url)
-    (app_id,) = await insert_apps(sessionmaker, account, [high()])
+    (app_id,) = await create_applications(sessionmaker, account, [high()])
     recruiter = await contact(sessionmaker, app_id, ("delivered", None))
     (follow_up,) = await run_after_batch(sessionmaker, account)
     assert (await gql(FOLLOW_UPS, {}, key=key))["data"]["followUps"]["totalCount"] == 1
@@ -150,32 +147,24 @@ BACKTEST = """{ predictionBacktest { applications auc withEmailSignals {
 
 
 async def test_prediction_backtest_reports_auc_with_and_without_email_signals(
-    gql: GraphQLClient, sessionmaker: SM, make_account: MakeAccount, make_key: MakeKey
+    gql: GraphQLClient, sessionmaker: SM
 ) -> None:
-    account = await make_account()
-    key = await make_key(account)
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
     old = datetime.now(UTC) - timedelta(days=90)
     apps = [
-        A(old + timedelta(hours=i), interview_after_days=5 if i % 3 == 0 else None)
+        AppSpec(old + timedelta(hours=i), **interview_after(5 if i % 3 == 0 else None))
         for i in range(30)
     ]
-    ids = await insert_apps(sessionmaker, account, apps)
+    ids = await create_applications(sessionmaker, account, apps)
     for i, app_id in enumerate(ids):
         contact_id = await contact(sessionmaker, app_id, ("delivered", None))
         if i % 3 == 0:  # a human open two days in, before each interview; machines everywhere
             async with sessionmaker() as s, s.begin():
-                await s.execute(
-                    text(
-                        "INSERT INTO engagement_tracking"
-                        " (campaign_contact_id, event_type, event_timestamp, is_machine)"
-                        " VALUES (:c, 'opened', :t, false), (:c, 'opened', :m, true)"
-                    ),
-                    {
-                        "c": contact_id,
-                        "t": apps[i].created_at + timedelta(days=2),
-                        "m": apps[i].created_at + timedelta(seconds=3),
-                    },
-                )
+                at = apps[i].created_at
+                await create_email_event(s, contact_id, event_timestamp=at + timedelta(days=2))
+                machine = at + timedelta(seconds=3)
+                await create_email_event(s, contact_id, event_timestamp=machine, is_machine=True)
     body = await gql(BACKTEST, {}, key=key)
     assert "errors" not in body, body
     result = body["data"]["predictionBacktest"]

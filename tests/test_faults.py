@@ -29,7 +29,7 @@ import asyncpg
 import httpx
 import pytest
 from arq.connections import RedisSettings, create_pool
-from conftest import create_account, create_key
+from factories import create_account, create_key
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import make_engine, make_sessionmaker

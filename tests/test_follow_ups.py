@@ -19,7 +19,14 @@ import pytest
 from arq import Retry
 from arq.connections import RedisSettings, create_pool
 from conftest import GraphQLClient
-from prediction_fixtures import A, C, insert_apps, recent_wednesday
+from factories import (
+    AppSpec,
+    ClickSpec,
+    create_account,
+    create_applications,
+    create_key,
+    recent_wednesday,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
@@ -115,9 +122,13 @@ async def run_after_batch(sm: SM, account: uuid.UUID | None) -> list[uuid.UUID]:
         return await after_batch(session, account_id=account)
 
 
-def high(score: int, **kw: Any) -> A:
-    return A(
-        recent_wednesday(), [C("LinkedIn", 1)], engagement_score=score, is_high_priority=True, **kw
+def high(score: int, **kw: Any) -> AppSpec:
+    return AppSpec(
+        recent_wednesday(),
+        clicks=[ClickSpec("LinkedIn", 1)],
+        engagement_score=score,
+        is_high_priority=True,
+        **kw,
     )
 
 
@@ -125,18 +136,18 @@ def high(score: int, **kw: Any) -> A:
 
 
 async def test_follow_ups_are_created_once_for_new_high_priority_applications(
-    gql: GraphQLClient, sessionmaker: SM, make_account: MakeAccount, make_key: MakeKey
+    gql: GraphQLClient, sessionmaker: SM
 ) -> None:
-    account = await make_account()
-    key = await make_key(account)
-    other = await make_account()
-    other_key = await make_key(other)
-    hp, hp_interview, normal = await insert_apps(
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
+    other = await create_account(sessionmaker)
+    other_key = await create_key(sessionmaker, other)
+    hp, hp_interview, normal = await create_applications(
         sessionmaker,
         account,
-        [high(85), high(90, status="interview"), A(recent_wednesday(), engagement_score=50)],
+        [high(85), high(90, status="interview"), AppSpec(recent_wednesday(), engagement_score=50)],
     )
-    (other_hp,) = await insert_apps(sessionmaker, other, [high(80)])
+    (other_hp,) = await create_applications(sessionmaker, other, [high(80)])
 
     # Scoped to one account: only its applied, high-priority application; no webhook URL, so
     # nothing to deliver.
@@ -185,12 +196,10 @@ async def test_follow_ups_are_created_once_for_new_high_priority_applications(
     assert normal not in {f.application_id for f in created}
 
 
-async def test_follow_ups_paginate(
-    gql: GraphQLClient, sessionmaker: SM, make_account: MakeAccount, make_key: MakeKey
-) -> None:
-    account = await make_account()
-    key = await make_key(account)
-    await insert_apps(sessionmaker, account, [high(71 + i) for i in range(5)])
+async def test_follow_ups_paginate(gql: GraphQLClient, sessionmaker: SM) -> None:
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
+    await create_applications(sessionmaker, account, [high(71 + i) for i in range(5)])
     await run_after_batch(sessionmaker, account)
     seen: list[str] = []
     after = None
@@ -228,14 +237,12 @@ async def test_webhook_is_signed_retried_on_500_and_recorded(
     gql: GraphQLClient,
     hook_settings: Settings,
     sessionmaker: SM,
-    make_account: MakeAccount,
-    make_key: MakeKey,
     receiver: Receiver,
 ) -> None:
-    account = await make_account()
-    key = await make_key(account)
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
     await set_webhook(sessionmaker, account, receiver.url)
-    (app_id,) = await insert_apps(sessionmaker, account, [high(88)])
+    (app_id,) = await create_applications(sessionmaker, account, [high(88)])
     (follow_up,) = await run_after_batch(sessionmaker, account)
 
     # Through a burst-mode arq worker: the first answer is a 500, the retry gets a 200.
@@ -289,17 +296,17 @@ async def test_webhook_is_signed_retried_on_500_and_recorded(
 
 
 async def test_webhook_gives_up_after_max_attempts_with_backoff(
-    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    hook_settings: Settings, db_sessions: SM, receiver: Receiver
 ) -> None:
-    account = await make_account()
-    await set_webhook(sessionmaker, account, receiver.url)
-    await insert_apps(sessionmaker, account, [high(75)])
-    (follow_up,) = await run_after_batch(sessionmaker, account)
+    account = await create_account(db_sessions)
+    await set_webhook(db_sessions, account, receiver.url)
+    await create_applications(db_sessions, account, [high(75)])
+    (follow_up,) = await run_after_batch(db_sessions, account)
     receiver.statuses = [503, 500, 502, 200]
     limited = hook_settings.model_copy(
         update={"webhook_max_attempts": 3, "webhook_backoff_seconds": 2.0}
     )
-    ctx: dict[str, Any] = {"settings": limited, "sessionmaker": sessionmaker}  # as on_startup
+    ctx: dict[str, Any] = {"settings": limited, "sessionmaker": db_sessions}  # as on_startup
 
     delays = []
     for _ in range(2):
@@ -310,7 +317,7 @@ async def test_webhook_gives_up_after_max_attempts_with_backoff(
     assert await deliver_follow_up_webhook(ctx, str(follow_up)) == "failed after 3 attempts"
     assert await deliver_follow_up_webhook(ctx, str(follow_up)) == "skipped: attempts exhausted"
     assert len(receiver.requests) == 3
-    assert await deliveries(sessionmaker, follow_up) == [
+    assert await deliveries(db_sessions, follow_up) == [
         (1, 503, False),
         (2, 500, False),
         (3, 502, False),
@@ -318,17 +325,17 @@ async def test_webhook_gives_up_after_max_attempts_with_backoff(
 
 
 async def test_webhook_connection_errors_are_recorded_and_no_url_sends_nothing(
-    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    hook_settings: Settings, db_sessions: SM, receiver: Receiver
 ) -> None:
-    account = await make_account()
+    account = await create_account(db_sessions)
     # A closed port on loopback: the connection is refused.
-    await set_webhook(sessionmaker, account, "http://127.0.0.1:9/closed")
-    await insert_apps(sessionmaker, account, [high(75)])
-    (follow_up,) = await run_after_batch(sessionmaker, account)
-    ctx: dict[str, Any] = {"settings": hook_settings, "sessionmaker": sessionmaker}
+    await set_webhook(db_sessions, account, "http://127.0.0.1:9/closed")
+    await create_applications(db_sessions, account, [high(75)])
+    (follow_up,) = await run_after_batch(db_sessions, account)
+    ctx: dict[str, Any] = {"settings": hook_settings, "sessionmaker": db_sessions}
     with pytest.raises(Retry):
         await deliver_follow_up_webhook(ctx, str(follow_up))
-    async with sessionmaker() as session:
+    async with db_sessions() as session:
         row = (
             await session.execute(
                 text(
@@ -342,14 +349,14 @@ async def test_webhook_connection_errors_are_recorded_and_no_url_sends_nothing(
     assert row.error.startswith("ConnectError")
 
     # No webhook URL: after_batch returns nothing to enqueue and the task sends nothing.
-    quiet = await make_account()
-    await insert_apps(sessionmaker, quiet, [high(75)])
-    async with sessionmaker() as session, session.begin():
+    quiet = await create_account(db_sessions)
+    await create_applications(db_sessions, quiet, [high(75)])
+    async with db_sessions() as session, session.begin():
         (created,) = await create_follow_ups_for_new_high_priority(session, account_id=quiet)
     assert created.has_webhook is False
     result = await deliver_follow_up_webhook(ctx, str(created.id))
     assert result == "skipped: no follow-up or no webhook URL"
-    assert await deliveries(sessionmaker, created.id) == []
+    assert await deliveries(db_sessions, created.id) == []
     assert receiver.requests == []
 
 
@@ -357,26 +364,23 @@ async def test_webhook_connection_errors_are_recorded_and_no_url_sends_nothing(
 
 
 async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
-    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    hook_settings: Settings, sessionmaker: SM, receiver: Receiver
 ) -> None:
     """The whole seed 000 §3.3 loop: the batch raises the score above 70, the completed run
     creates the follow-up, and the worker delivers the signed webhook."""
     from datetime import timedelta
 
-    from batch_fixtures import App, Click, load
-
     from jobs.calculate import calculate_in_process
 
-    account = await make_account()
+    account = await create_account(sessionmaker)
     await set_webhook(sessionmaker, account, receiver.url)
     applied = recent_wednesday()
-    app_id = uuid.uuid4()
     # LinkedIn + Calendly 1 h after applying: 10 + 25 + 40 + 30 (quick) + 10 (two functions) = 100.
     clicks = [
-        Click(uuid.uuid4(), applied + timedelta(hours=1), "LinkedIn"),
-        Click(uuid.uuid4(), applied + timedelta(hours=1, minutes=5), "Calendly"),
+        ClickSpec("LinkedIn", at=applied + timedelta(hours=1)),
+        ClickSpec("Calendly", at=applied + timedelta(hours=1, minutes=5)),
     ]
-    await load(sessionmaker, [App(app_id, account, applied, clicks)])
+    (app_id,) = await create_applications(sessionmaker, account, [AppSpec(applied, clicks=clicks)])
 
     summary = await calculate_in_process(
         hook_settings, account_id=account, sessionmaker=sessionmaker
@@ -423,21 +427,21 @@ async def test_a_calculation_run_creates_the_follow_up_and_enqueues_the_webhook(
 
 
 async def test_webhook_to_a_name_resolving_to_loopback_is_refused_at_delivery(
-    hook_settings: Settings, sessionmaker: SM, make_account: MakeAccount, receiver: Receiver
+    hook_settings: Settings, db_sessions: SM, receiver: Receiver
 ) -> None:
     """A URL that passed when it was set but resolves to a private address now (DNS rebinding)
     is not called: the attempt is recorded as refused, and retried like any failure."""
-    account = await make_account()
+    account = await create_account(db_sessions)
     port = receiver.url.split(":")[2].split("/")[0]
-    await set_webhook(sessionmaker, account, f"http://localhost:{port}/hooks/linkinsights")
-    await insert_apps(sessionmaker, account, [high(80)])
-    (follow_up,) = await run_after_batch(sessionmaker, account)
+    await set_webhook(db_sessions, account, f"http://localhost:{port}/hooks/linkinsights")
+    await create_applications(db_sessions, account, [high(80)])
+    (follow_up,) = await run_after_batch(db_sessions, account)
     strict = hook_settings.model_copy(update={"webhook_allow_private_targets": False})
-    ctx: dict[str, Any] = {"settings": strict, "sessionmaker": sessionmaker}
+    ctx: dict[str, Any] = {"settings": strict, "sessionmaker": db_sessions}
     with pytest.raises(Retry):
         await deliver_follow_up_webhook(ctx, str(follow_up))
     assert receiver.requests == []
-    async with sessionmaker() as session:
+    async with db_sessions() as session:
         error = (
             await session.execute(
                 text("SELECT error FROM webhook_deliveries WHERE follow_up_id = :id"),

@@ -20,7 +20,7 @@ from typing import Any
 import graphql
 import httpx
 import pytest
-from conftest import create_account, create_key
+from factories import create_account, create_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from batch_fixtures import analytics_rows
+from factories import AppSpec, analytics_rows, create_account, create_applications
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from config import Settings
 from db import applications as app_db
@@ -41,29 +41,11 @@ IGNORED = {"id", "calculated_at", "created_at", "updated_at"}
 # ----------------------------------------------------------------------------- helpers
 
 
-async def _new_application(session: AsyncSession, account: uuid.UUID, created: datetime) -> Any:
-    """An application with one link per function (direct SQL, as an integration would)."""
-    app_id = uuid.uuid4()
-    await mark_app_writer(session)
-    await session.execute(
-        text(
-            "INSERT INTO job_applications (id, account_id, status, created_at, updated_at)"
-            " VALUES (:id, :account, 'applied', :created, :created)"
-        ),
-        {"id": app_id, "account": account, "created": created},
-    )
-    await session.execute(
-        text(
-            """
-            INSERT INTO link_tracking (tracking_id, account_id, application_id, link_function,
-                                       link_type, original_url, redirect_url)
-            SELECT 't' || md5(:key || f), :account, :id, f, 'profile', 'https://example.com/',
-                   'https://go.example.com/' || md5(:key || f)
-            FROM unnest(CAST(:functions AS text[])) f
-            """
-        ),
-        {"id": app_id, "key": str(app_id), "account": account, "functions": list(FUNCTIONS)},
-    )
+async def _new_application(
+    session: AsyncSession, account: uuid.UUID, created: datetime
+) -> uuid.UUID:
+    """An application with one link per function."""
+    (app_id,) = await create_applications(session, account, [AppSpec(created, functions=FUNCTIONS)])
     return app_id
 
 
@@ -157,12 +139,11 @@ OPS = st.lists(
 async def test_incremental_runs_equal_a_full_recompute(
     settings_: Settings,
     sessionmaker: SM,
-    make_account: MakeAccount,
     ops: list[tuple[Any, ...]],
     tz: str,
     apps: int,
 ) -> None:
-    account = await make_account(timezone=tz)
+    account = await create_account(sessionmaker, timezone=tz)
     clock = START
     app_ids: list[uuid.UUID] = []
     click_ids: list[uuid.UUID] = []
@@ -274,17 +255,15 @@ async def _clean(sessionmaker: SM, account: uuid.UUID, as_of: datetime) -> None:
         "created_at",
     ],
 )
-async def test_each_change_marks_the_application(
-    sessionmaker: SM, make_account: MakeAccount, change: str
-) -> None:
-    account = await make_account()
-    async with sessionmaker() as session, session.begin():
+async def test_each_change_marks_the_application(db_sessions: SM, change: str) -> None:
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         other = await _new_application(session, account, START - timedelta(days=1))
         human, bot = await _flush_clicks(
             session, app, [(0, START, False, "s1"), (1, START, True, "s2")]
         )
-    await _clean(sessionmaker, account, START)
+    await _clean(db_sessions, account, START)
     statements: dict[str, str] = {
         "scanner_burst": "UPDATE link_clicks SET is_bot = true, bot_reason = 'scanner_burst'"
         " WHERE click_id = :human",
@@ -298,7 +277,7 @@ async def test_each_change_marks_the_application(
         "created_at": "UPDATE job_applications SET created_at = created_at - interval '1 hour'"
         " WHERE id = :app",
     }
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         await mark_app_writer(session)
         if change not in statements:  # human_click
             await _flush_clicks(session, app, [(2, START, False, "s3")])
@@ -307,7 +286,7 @@ async def test_each_change_marks_the_application(
                 text(statements[change]),
                 {"human": human, "bot": bot, "app": app, "account": account},
             )
-    async with sessionmaker() as session:
+    async with db_sessions() as session:
         marked = set(
             (
                 await session.execute(
@@ -322,15 +301,13 @@ async def test_each_change_marks_the_application(
     assert marked == ({app, other} if change == "timezone" else {app})
 
 
-async def test_what_does_not_change_metrics_marks_nothing(
-    sessionmaker: SM, make_account: MakeAccount
-) -> None:
-    account = await make_account()
-    async with sessionmaker() as session, session.begin():
+async def test_what_does_not_change_metrics_marks_nothing(db_sessions: SM) -> None:
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         (human,) = await _flush_clicks(session, app, [(0, START, False, "s1")])
-    await _clean(sessionmaker, account, START)
-    async with sessionmaker() as session, session.begin():
+    await _clean(db_sessions, account, START)
+    async with db_sessions() as session, session.begin():
         # a bot click arrives, an IP is anonymised, the batch refreshes the §1.1 columns
         await session.execute(
             text(
@@ -348,14 +325,12 @@ async def test_what_does_not_change_metrics_marks_nothing(
             text("UPDATE job_applications SET total_clicks = total_clicks WHERE id = :id"),
             {"id": app},
         )
-    assert await _dirty(sessionmaker, account) == 0
+    assert await _dirty(db_sessions, account) == 0
 
 
-async def test_a_mark_written_during_a_run_survives_it(
-    sessionmaker: SM, make_account: MakeAccount
-) -> None:
+async def test_a_mark_written_during_a_run_survives_it(sessionmaker: SM) -> None:
     """A run deletes only the marks it read: a click committed after its snapshot stays marked."""
-    account = await make_account()
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
     await _clean(sessionmaker, account, START)
@@ -389,15 +364,15 @@ async def test_a_mark_written_during_a_run_survives_it(
 
 
 async def test_a_click_after_as_of_keeps_its_mark_until_the_clock_passes_it(
-    sessionmaker: SM, make_account: MakeAccount
+    db_sessions: SM,
 ) -> None:
-    account = await make_account()
-    async with sessionmaker() as session, session.begin():
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         await _flush_clicks(session, app, [(0, START + timedelta(hours=2), False, "s1")])
 
     async def incremental(as_of: datetime) -> Any:
-        async with sessionmaker() as session, session.begin():
+        async with db_sessions() as session, session.begin():
             return await compute_analytics(
                 session,
                 as_of=as_of,
@@ -407,21 +382,19 @@ async def test_a_click_after_as_of_keeps_its_mark_until_the_clock_passes_it(
             )
 
     await incremental(START)
-    assert (await analytics_rows(sessionmaker, [account]))[app]["total_click_events"] == 0
-    assert await _dirty(sessionmaker, account) == 1
+    assert (await analytics_rows(db_sessions, [account]))[app]["total_click_events"] == 0
+    assert await _dirty(db_sessions, account) == 1
     await incremental(START + timedelta(hours=3))
-    assert (await analytics_rows(sessionmaker, [account]))[app]["total_click_events"] == 1
-    assert await _dirty(sessionmaker, account) == 0
+    assert (await analytics_rows(db_sessions, [account]))[app]["total_click_events"] == 1
+    assert await _dirty(db_sessions, account) == 0
 
 
-async def test_the_clock_refresh_writes_only_rows_whose_values_move(
-    sessionmaker: SM, make_account: MakeAccount
-) -> None:
+async def test_the_clock_refresh_writes_only_rows_whose_values_move(db_sessions: SM) -> None:
     """Velocity 4 clicks / 1 day = 4 (intent +30); a day later 2 (not > 2: +15); an
     application without clicks keeps velocity 0 and is not written."""
-    account = await make_account()
+    account = await create_account(db_sessions)
     created = START - timedelta(days=1)
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         busy = await _new_application(session, account, created)
         idle = await _new_application(session, account, created)
         await _flush_clicks(
@@ -429,10 +402,10 @@ async def test_the_clock_refresh_writes_only_rows_whose_values_move(
             busy,
             [(2, created + timedelta(hours=10 + i), False, "s1") for i in range(4)],
         )
-    await _clean(sessionmaker, account, START)
-    before = await analytics_rows(sessionmaker, [account])
+    await _clean(db_sessions, account, START)
+    before = await analytics_rows(db_sessions, [account])
     assert (before[busy]["engagement_velocity"], before[busy]["intent_score"]) == (4, 30 + 20)
-    async with sessionmaker() as session, session.begin():
+    async with db_sessions() as session, session.begin():
         result = await compute_analytics(
             session,
             as_of=START + timedelta(days=1),
@@ -441,18 +414,18 @@ async def test_the_clock_refresh_writes_only_rows_whose_values_move(
             incremental=True,
         )
     assert (result.applications, result.recomputed, result.clock_written) == (2, 0, 1)
-    after = await analytics_rows(sessionmaker, [account])
+    after = await analytics_rows(db_sessions, [account])
     assert (after[busy]["engagement_velocity"], after[busy]["intent_score"]) == (2, 15 + 20)
     assert after[busy]["calculated_at"] == START + timedelta(days=1)
     assert after[idle] == before[idle]
 
 
 async def test_a_backfill_marks_the_clicks_it_leaves_out(
-    settings: Settings, sessionmaker: SM, make_account: MakeAccount
+    settings: Settings, sessionmaker: SM
 ) -> None:
     """After a backfill to an earlier asOf the rows leave out the later clicks: the next
     incremental run must recompute those applications, not refresh them for the clock."""
-    account = await make_account()
+    account = await create_account(sessionmaker)
     async with sessionmaker() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=2))
         await _flush_clicks(session, app, [(1, START - timedelta(hours=5), False, "s1")])
@@ -474,10 +447,10 @@ async def test_a_backfill_marks_the_clicks_it_leaves_out(
     assert await run(incremental=True, as_of=START) == 1
 
 
-async def test_analytics_table_is_set_up_for_hot_updates(sessionmaker: SM) -> None:
+async def test_analytics_table_is_set_up_for_hot_updates(db_sessions: SM) -> None:
     """Migration 0008: no index on calculated_at nor a second one on application_id, room on
     each page for the nightly's new row versions."""
-    async with sessionmaker() as session:
+    async with db_sessions() as session:
         indexes = set(
             (
                 await session.execute(
@@ -499,11 +472,11 @@ async def test_analytics_table_is_set_up_for_hot_updates(sessionmaker: SM) -> No
 
 
 async def test_the_flushers_write_marks_the_application(
-    engine: AsyncEngine, sessionmaker: SM, make_account: MakeAccount
+    db: AsyncConnection, db_sessions: SM
 ) -> None:
     """db.ingest.store_clicks (the flusher's batch) needs no call of its own: the triggers mark."""
-    account = await make_account()
-    async with sessionmaker() as session, session.begin():
+    account = await create_account(db_sessions)
+    async with db_sessions() as session, session.begin():
         app = await _new_application(session, account, START - timedelta(days=1))
         tracking_id = (
             await session.execute(
@@ -511,7 +484,7 @@ async def test_the_flushers_write_marks_the_application(
                 {"id": app},
             )
         ).scalar_one()
-    await _clean(sessionmaker, account, START)
+    await _clean(db_sessions, account, START)
     entry = ClickEntry(
         click_id=uuid.uuid4(),
         tracking_id=tracking_id,
@@ -525,6 +498,6 @@ async def test_the_flushers_write_marks_the_application(
         bot_reason=None,
         request_method="GET",
     )
-    async with engine.begin() as conn:
-        assert (await store_clicks(conn, [entry])).inserted == 1
-    assert await _dirty(sessionmaker, account) == 1
+    async with db.begin_nested():  # the flusher's transaction
+        assert (await store_clicks(db, [entry])).inserted == 1
+    assert await _dirty(db_sessions, account) == 1

@@ -11,7 +11,17 @@ from typing import Any
 import httpx
 import pytest
 from conftest import GraphQLClient
+from factories import (
+    create_account,
+    create_analytics,
+    create_analytics_run,
+    create_click,
+    create_follow_up,
+    create_key,
+    create_webhook_delivery,
+)
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from config import Settings
@@ -93,8 +103,10 @@ async def api(gql: Any, api_key: str) -> Api:
 
 
 @pytest.fixture
-async def other(gql: Any, make_account: Any, make_key: Any) -> Api:
-    return Api(gql, await make_key(await make_account(name="Someone else")))
+async def other(gql: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> Api:
+    return Api(
+        gql, await create_key(sessionmaker, await create_account(sessionmaker, name="Someone else"))
+    )
 
 
 # --- applications and status history --------------------------------------------------------
@@ -443,29 +455,11 @@ async def test_gdpr_delete_leaves_no_row_behind(
     contact_id = contact["addApplicationContact"]["id"]
     for event in ("DELIVERED", "OPENED"):
         data(await api(RECORD_EVENT, i={"contactId": contact_id, "eventType": event}))
-    follow_up = uuid.uuid4()
     async with sessionmaker() as s, s.begin():
-        await s.execute(
-            text("INSERT INTO link_click_analytics (application_id) VALUES (:a)"), {"a": app_id}
-        )
-        await s.execute(
-            text(
-                "INSERT INTO follow_ups (id, account_id, application_id, reason)"
-                " VALUES (:f, :acct, :a, 'high engagement')"
-            ),
-            {"f": follow_up, "acct": account_id, "a": app_id},
-        )
-        await s.execute(
-            text(
-                "INSERT INTO webhook_deliveries (account_id, follow_up_id, url, event, attempt)"
-                " VALUES (:acct, :f, 'https://hooks.example', 'follow_up', 1)"
-            ),
-            {"f": follow_up, "acct": account_id},
-        )
-        await s.execute(
-            text("INSERT INTO analytics_runs (account_id, application_id) VALUES (:acct, :a)"),
-            {"acct": account_id, "a": app_id},
-        )
+        await create_analytics(s, uuid.UUID(app_id))
+        follow_up = await create_follow_up(s, account_id, uuid.UUID(app_id))
+        await create_webhook_delivery(s, account_id, follow_up)
+        await create_analytics_run(s, account_id, application_id=uuid.UUID(app_id))
 
     removed = data(await api(DELETE, i={"applicationId": app_id}))["deleteApplication"]
     assert removed == {
@@ -510,10 +504,13 @@ LIST = """{ applications(first: 50) { edges { node { id
 
 
 async def test_nested_fields_batch_into_a_constant_number_of_statements(
-    gql: GraphQLClient, make_account: Any, make_key: Any, app: Starlette, count_statements: Any
+    gql: GraphQLClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    app: Starlette,
+    count_statements: Any,
 ) -> None:
-    account = await make_account()
-    key = await make_key(account)
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
     api = Api(gql, key)
 
     async def add(n: int) -> None:
@@ -630,20 +627,14 @@ async def test_reclassify_reapplies_the_rules_to_stored_clicks(api: Api, session
     ]
     async with sessionmaker() as s, s.begin():
         for tid, at, ip, agent, ref, method in rows:
-            await s.execute(
-                text(
-                    "INSERT INTO link_clicks (tracking_id, clicked_at, ip_address, user_agent,"
-                    " referrer_url, request_method) VALUES (:t, :at,"
-                    " CAST(:ip AS inet), :ua, :ref, :m)"
-                ),
-                {
-                    "t": tid,
-                    "at": datetime.fromisoformat(at),
-                    "ip": ip,
-                    "ua": agent,
-                    "ref": ref,
-                    "m": method,
-                },
+            await create_click(
+                s,
+                tid,
+                clicked_at=datetime.fromisoformat(at),
+                ip_address=ip,
+                user_agent=agent,
+                referrer_url=ref,
+                request_method=method,
             )
     examined, changed = await reclassify_all(sessionmaker, chunk=1)
     assert examined >= 7

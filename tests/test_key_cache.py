@@ -4,11 +4,12 @@ arrive; a revocation or a time-zone change announced on Redis reaches every proc
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import cast
 
 import pytest
+from factories import create_account, create_key
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from waiting import eventually
@@ -42,9 +43,8 @@ async def test_a_revocation_announced_reaches_every_process(
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: Redis,
     account_id: uuid.UUID,
-    make_key: Callable[..., Awaitable[str]],
 ) -> None:
-    key_hash = hash_key(await make_key(account_id))
+    key_hash = hash_key(await create_key(sessionmaker, account_id))
     processes = [await listening(engine, redis), await listening(engine, redis)]
     try:
         for cache in processes:
@@ -74,12 +74,10 @@ async def test_a_time_zone_change_drops_only_that_accounts_keys(
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     redis: Redis,
-    make_account: Callable[..., Awaitable[uuid.UUID]],
-    make_key: Callable[..., Awaitable[str]],
 ) -> None:
-    changed, other = await make_account(), await make_account()
-    changed_hash = hash_key(await make_key(changed))
-    other_hash = hash_key(await make_key(other))
+    changed, other = await create_account(sessionmaker), await create_account(sessionmaker)
+    changed_hash = hash_key(await create_key(sessionmaker, changed))
+    other_hash = hash_key(await create_key(sessionmaker, other))
     cache = await listening(engine, redis)
     try:
         await cache.find(changed_hash)
@@ -106,9 +104,8 @@ async def test_without_notices_every_request_reads_its_key(
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
     account_id: uuid.UUID,
-    make_key: Callable[..., Awaitable[str]],
 ) -> None:
-    key_hash = hash_key(await make_key(account_id))
+    key_hash = hash_key(await create_key(sessionmaker, account_id))
     unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     cache = KeyCache(reads(engine))
     cache.listen(unreachable)
@@ -128,12 +125,13 @@ async def test_without_notices_every_request_reads_its_key(
 async def test_a_kept_key_is_written_as_used_once_a_minute(
     sessionmaker: async_sessionmaker[AsyncSession],
     account_id: uuid.UUID,
-    make_key: Callable[..., Awaitable[str]],
 ) -> None:
     from graph.key_usage import KeyUsage
 
     async with sessionmaker() as session:
-        row = await accounts_db.find_key(session, key_hash=hash_key(await make_key(account_id)))
+        row = await accounts_db.find_key(
+            session, key_hash=hash_key(await create_key(sessionmaker, account_id))
+        )
     assert row is not None
     sessions = 0
 

@@ -7,7 +7,7 @@ import logging
 import time
 import types
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,8 @@ import httpx
 import orjson
 import pytest
 from conftest import GraphQLClient, build_app
+from factories import create_account, create_key
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from waiting import eventually
 
@@ -284,8 +286,7 @@ async def test_unexpected_exception_is_masked(
 
 async def test_rate_limit_per_key(
     settings: Settings,
-    make_account: Callable[..., Awaitable[uuid.UUID]],
-    make_key: Callable[..., Awaitable[str]],
+    sessionmaker: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A fixed clock 30 s into a window: the four requests share it and the retry time is exact.
@@ -293,9 +294,9 @@ async def test_rate_limit_per_key(
     assert now % 60 == 30
     monkeypatch.setattr(graph.ratelimit, "time", types.SimpleNamespace(time=lambda: now))
     limited = settings.model_copy(update={"rate_limit_per_key_per_minute": 3})
-    account = await make_account(name="rate limited")
-    key = await make_key(account)
-    other = await make_key(account)
+    account = await create_account(sessionmaker, name="rate limited")
+    key = await create_key(sessionmaker, account)
+    other = await create_key(sessionmaker, account)
     async with running_app(limited) as client:
         headers = {"Authorization": f"Bearer {key}"}
         for _ in range(3):
@@ -425,14 +426,13 @@ class SlotWaits:
 
 async def test_graphql_requests_beyond_the_slots_wait_their_turn(
     settings: Settings,
-    make_account: Callable[..., Awaitable[uuid.UUID]],
-    make_key: Callable[..., Awaitable[str]],
+    sessionmaker: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With one slot, a second request starts only when the first has finished; both are
     answered (graph/view.py)."""
     summary = HeldSummary(monkeypatch)
-    key = await make_key(await make_account(name="one slot"))
+    key = await create_key(sessionmaker, await create_account(sessionmaker, name="one slot"))
     headers = {"Authorization": f"Bearer {key}"}
     # The aggregate cache off: the second request must run the statement, not hit the entry.
     one_slot = settings.model_copy(
@@ -457,14 +457,13 @@ async def test_graphql_requests_beyond_the_slots_wait_their_turn(
 
 async def test_a_request_that_waits_too_long_for_its_turn_is_rate_limited(
     settings: Settings,
-    make_account: Callable[..., Awaitable[uuid.UUID]],
-    make_key: Callable[..., Awaitable[str]],
+    sessionmaker: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An overloaded process sheds work: past GRAPHQL_QUEUE_TIMEOUT a waiting request is
     answered RATE_LIMITED with a retry time, and the slot's holder still completes."""
     summary = HeldSummary(monkeypatch)
-    key = await make_key(await make_account(name="busy"))
+    key = await create_key(sessionmaker, await create_account(sessionmaker, name="busy"))
     headers = {"Authorization": f"Bearer {key}"}
     busy = settings.model_copy(
         update={

@@ -140,10 +140,15 @@ async def test_upgrade_downgrade_upgrade(scratch_url: str) -> None:
 
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection (no SQLAlchemy, no `app_writer` mark: a direct integration)
+    inside a transaction rolled back at the end, so the rows below leave nothing behind."""
     connection = await asyncpg.connect(database_url)
+    outer = connection.transaction()
+    await outer.start()
     try:
         yield connection
     finally:
+        await outer.rollback()
         await connection.close()
 
 
@@ -225,14 +230,15 @@ async def test_raw_link_into_another_accounts_application_fails(conn: asyncpg.Co
     their_app = await _application(conn, theirs)
     tid = f"t_{uuid.uuid4().hex[:16]}"
     with pytest.raises(asyncpg.ForeignKeyViolationError, match="another account"):
-        await conn.execute(
-            "INSERT INTO link_tracking(tracking_id, account_id, application_id, link_function,"
-            " link_type, original_url, redirect_url)"
-            " VALUES ($1, $2, $3, 'LinkedIn', 'profile', 'https://a.example', 'https://b.example')",
-            tid,
-            mine,
-            their_app,
-        )
+        async with conn.transaction():  # a savepoint: the outer transaction goes on
+            await conn.execute(
+                "INSERT INTO link_tracking(tracking_id, account_id, application_id, link_function,"
+                " link_type, original_url, redirect_url) VALUES ($1, $2, $3, 'LinkedIn',"
+                " 'profile', 'https://a.example', 'https://b.example')",
+                tid,
+                mine,
+                their_app,
+            )
     assert (
         await conn.fetchval("SELECT count(*) FROM link_tracking WHERE tracking_id = $1", tid) == 0
     )

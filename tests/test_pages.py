@@ -7,11 +7,12 @@ import base64
 import hashlib
 import json
 import re
-from typing import Any
 
 import httpx
 import pytest
 from conftest import GraphQLClient
+from factories import create_account, create_key
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from config import Settings
@@ -153,12 +154,15 @@ async def test_static_files_are_compressed(client: httpx.AsyncClient) -> None:
 
 
 async def test_viewer_is_the_keys_own_account(
-    gql: GraphQLClient, make_account: Any, make_key: Any, client: httpx.AsyncClient
+    gql: GraphQLClient, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
 ) -> None:
-    account = await make_account(
-        name="Viewer test", timezone="Europe/Paris", profile_links={"LinkedIn": "https://l.in/x"}
+    account = await create_account(
+        sessionmaker,
+        name="Viewer test",
+        timezone="Europe/Paris",
+        profile_links={"LinkedIn": "https://l.in/x"},
     )
-    key = await make_key(account, ("read", "write"))
+    key = await create_key(sessionmaker, account, ("read", "write"))
     # A webhook gives the account a secret: viewer never shows it.
     set_hook = """mutation { updateAccount(input: {webhookUrl: "https://hooks.example.com/x"})
       { webhookSecret } }"""
@@ -175,8 +179,8 @@ async def test_viewer_is_the_keys_own_account(
             "profileLinks": [{"linkFunction": "LinkedIn", "url": "https://l.in/x"}],
         },
     }
-    other = await make_account(name="Someone else")
-    read_only = await make_key(other, ("read",))
+    other = await create_account(sessionmaker, name="Someone else")
+    read_only = await create_key(sessionmaker, other, ("read",))
     viewer = (await gql(VIEWER, key=read_only))["data"]["viewer"]
     assert viewer["account"]["name"] == "Someone else"
     assert viewer["scopes"] == ["read"]

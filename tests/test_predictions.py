@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 from conftest import GraphQLClient, StatementCounter
-from prediction_fixtures import WEDNESDAY, A, C, insert_apps, recent_wednesday
+from factories import (
+    WEDNESDAY,
+    AppSpec,
+    ClickSpec,
+    create_account,
+    create_applications,
+    create_key,
+    interview_after,
+    recent_wednesday,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 PREDICT = """
@@ -251,13 +260,13 @@ async def test_predict_outcome_validates_input(
 # ----------------------------------------------------------------------------- calibration
 
 
-def decile_four_history(interviews: list[float | None], start_week: int = 0) -> list[A]:
+def decile_four_history(interviews: list[float | None], start_week: int = 0) -> list[AppSpec]:
     """Applications scoring 40 (one Portfolio click 2h after applying, a Wednesday)."""
     return [
-        A(
+        AppSpec(
             created_at=WEDNESDAY + timedelta(weeks=start_week + i),
-            clicks=[C("Portfolio", 2)],
-            interview_after_days=days,
+            clicks=[ClickSpec("Portfolio", 2)],
+            **interview_after(days),
         )
         for i, days in enumerate(interviews)
     ]
@@ -266,26 +275,29 @@ def decile_four_history(interviews: list[float | None], start_week: int = 0) -> 
 async def test_confidence_is_calibrated_on_the_account_history(
     gql: GraphQLClient,
     sessionmaker: SM,
-    make_account: MakeAccount,
-    make_key: MakeKey,
 ) -> None:
-    account = await make_account()
-    key = await make_key(account)
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
     # 4 applications in decile 4 (score 40), 3 of them reached an interview after 5, 7, 9 days;
     # 6 without clicks (decile 0) and without interview. A bot click does not count.
     history = decile_four_history([5, 7, 9, None]) + [
-        A(created_at=WEDNESDAY + timedelta(weeks=4 + i), clicks=[C("Calendly", 1, bot=True)])
+        AppSpec(
+            created_at=WEDNESDAY + timedelta(weeks=4 + i),
+            clicks=[ClickSpec("Calendly", 1, bot=True)],
+        )
         for i in range(6)
     ]
-    await insert_apps(sessionmaker, account, history)
+    await create_applications(sessionmaker, account, history)
     # The live application: recent (not in the history), one Portfolio click 2h after applying.
-    (live,) = await insert_apps(
-        sessionmaker, account, [A(created_at=recent_wednesday(), clicks=[C("Portfolio", 2)])]
+    (live,) = await create_applications(
+        sessionmaker,
+        account,
+        [AppSpec(created_at=recent_wednesday(), clicks=[ClickSpec("Portfolio", 2)])],
     )
     # Another account with a very different history must change nothing here.
-    other = await make_account()
-    await insert_apps(sessionmaker, other, decile_four_history([3, 3, 3, 3, 3, 3]))
-    other_key = await make_key(other)
+    other = await create_account(sessionmaker)
+    await create_applications(sessionmaker, other, decile_four_history([3, 3, 3, 3, 3, 3]))
+    other_key = await create_key(sessionmaker, other)
 
     body = await gql(HEALTH, {"id": str(live)}, key=key)
     assert "errors" not in body, body
@@ -327,7 +339,7 @@ async def test_confidence_is_calibrated_on_the_account_history(
 
     # The history grows: 4 more in decile 4 without interview. Base 3/14; decile 4 n=8, i=3:
     # (3 + 10 * 3/14) / 18.
-    await insert_apps(sessionmaker, account, decile_four_history([None] * 4, start_week=10))
+    await create_applications(sessionmaker, account, decile_four_history([None] * 4, start_week=10))
     body = await gql(HEALTH, {"id": str(live)}, key=key)
     moved = body["data"]["applicationHealth"]
     assert moved["confidence"] == round((3 + 10 * 3 / 14) / 18, 4) == 0.2857
@@ -347,20 +359,20 @@ async def test_confidence_is_calibrated_on_the_account_history(
 
 
 async def test_interview_clicks_after_the_interview_do_not_count(
-    gql: GraphQLClient, sessionmaker: SM, make_account: MakeAccount, make_key: MakeKey
+    gql: GraphQLClient, sessionmaker: SM
 ) -> None:
     """History is scored on the clicks before the first interview: a Calendly click the day
     after the interview does not move the application to a higher decile."""
-    account = await make_account()
-    key = await make_key(account)
-    await insert_apps(
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
+    await create_applications(
         sessionmaker,
         account,
         [
-            A(
+            AppSpec(
                 created_at=WEDNESDAY,
-                clicks=[C("Portfolio", 2), C("Calendly", 48)],
-                interview_after_days=1,
+                clicks=[ClickSpec("Portfolio", 2), ClickSpec("Calendly", 48)],
+                **interview_after(1),
             )
         ],
     )
@@ -390,26 +402,37 @@ query($days: Int!) {
 
 
 async def test_backtest_on_a_small_case_computed_by_hand(
-    gql: GraphQLClient, sessionmaker: SM, make_account: MakeAccount, make_key: MakeKey
+    gql: GraphQLClient, sessionmaker: SM
 ) -> None:
-    account = await make_account()
-    key = await make_key(account)
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
     week = timedelta(weeks=1)
-    await insert_apps(
+    await create_applications(
         sessionmaker,
         account,
         [
             # oldest first; predicted from the first 7 days of clicks
-            A(WEDNESDAY),  # A1 NO_ENGAGEMENT, no interview: TN
-            A(WEDNESDAY + week, [C("Portfolio", 2)], interview_after_days=5),  # A2 40: TP
-            A(WEDNESDAY + 2 * week, [C("Portfolio", 2)]),  # A3 40, no interview: FP
-            A(WEDNESDAY + 3 * week, interview_after_days=10),  # A4 no clicks, interview: FN
+            AppSpec(WEDNESDAY),  # A1 NO_ENGAGEMENT, no interview: TN
+            AppSpec(
+                WEDNESDAY + week, clicks=[ClickSpec("Portfolio", 2)], **interview_after(5)
+            ),  # A2 40: TP
+            AppSpec(
+                WEDNESDAY + 2 * week, clicks=[ClickSpec("Portfolio", 2)]
+            ),  # A3 40, no interview: FP
+            AppSpec(WEDNESDAY + 3 * week, **interview_after(10)),  # A4 no clicks, interview: FN
             # A5 LinkedIn 35 UNLIKELY (the bot's Calendly click is ignored), no interview: TN
-            A(WEDNESDAY + 4 * week, [C("LinkedIn", 5), C("Calendly", 1, bot=True)]),
+            AppSpec(
+                WEDNESDAY + 4 * week,
+                clicks=[ClickSpec("LinkedIn", 5), ClickSpec("Calendly", 1, bot=True)],
+            ),
             # A6 Calendly on day 8 is outside the 7 observed days: NO_ENGAGEMENT; interview: FN
-            A(WEDNESDAY + 5 * week, [C("Calendly", 8 * 24)], interview_after_days=12),
+            AppSpec(
+                WEDNESDAY + 5 * week,
+                clicks=[ClickSpec("Calendly", 8 * 24)],
+                **interview_after(12),
+            ),
             # too recent to have an outcome: not in the backtest
-            A(datetime.now(UTC) - timedelta(days=2), [C("Portfolio", 1)]),
+            AppSpec(datetime.now(UTC) - timedelta(days=2), clicks=[ClickSpec("Portfolio", 1)]),
         ],
     )
     body = await gql(BACKTEST, {"days": 7}, key=key)
@@ -499,25 +522,33 @@ query($threshold: Int, $first: Int) {
 """
 
 
-async def test_high_priority_list(
-    gql: GraphQLClient, sessionmaker: SM, make_account: MakeAccount, make_key: MakeKey
-) -> None:
-    account = await make_account()
-    key = await make_key(account)
+async def test_high_priority_list(gql: GraphQLClient, sessionmaker: SM) -> None:
+    account = await create_account(sessionmaker)
+    key = await create_key(sessionmaker, account)
     live = recent_wednesday()
-    likely = [C("LinkedIn", 1), C("LinkedIn", 5), C("LinkedIn", 6)]  # 75, INTERVIEW_LIKELY
-    ids = await insert_apps(
+    likely = [
+        ClickSpec("LinkedIn", 1),
+        ClickSpec("LinkedIn", 5),
+        ClickSpec("LinkedIn", 6),
+    ]  # 75, INTERVIEW_LIKELY
+    ids = await create_applications(
         sessionmaker,
         account,
         [
-            A(live, likely, engagement_score=85, is_high_priority=True),
-            A(live, likely, status="interview", engagement_score=90, is_high_priority=True),
-            A(live, [C("Portfolio", 2)], engagement_score=72, is_high_priority=True),  # 40 live
-            A(live, likely, engagement_score=70),  # not above 70
+            AppSpec(live, clicks=likely, engagement_score=85, is_high_priority=True),
+            AppSpec(
+                live, clicks=likely, status="interview", engagement_score=90, is_high_priority=True
+            ),
+            AppSpec(
+                live, clicks=[ClickSpec("Portfolio", 2)], engagement_score=72, is_high_priority=True
+            ),  # 40 live
+            AppSpec(live, clicks=likely, engagement_score=70),  # not above 70
         ],
     )
-    other = await make_account()
-    await insert_apps(sessionmaker, other, [A(live, likely, engagement_score=95)])
+    other = await create_account(sessionmaker)
+    await create_applications(
+        sessionmaker, other, [AppSpec(live, clicks=likely, engagement_score=95)]
+    )
 
     body = await gql(HIGH_PRIORITY, {}, key=key)
     assert "errors" not in body, body
@@ -556,18 +587,21 @@ LIST_PREDICTIONS = """
 async def test_predictions_of_a_list_take_a_constant_number_of_statements(
     gql: GraphQLClient,
     sessionmaker: SM,
-    make_account: MakeAccount,
-    make_key: MakeKey,
     count_statements: StatementCounter,
 ) -> None:
     counts = []
     for size in (3, 30):
-        account = await make_account()
-        key = await make_key(account)
-        await insert_apps(
+        account = await create_account(sessionmaker)
+        key = await create_key(sessionmaker, account)
+        await create_applications(
             sessionmaker,
             account,
-            [A(recent_wednesday(), [C("Portfolio", 2), C("LinkedIn", 3)]) for _ in range(size)]
+            [
+                AppSpec(
+                    recent_wednesday(), clicks=[ClickSpec("Portfolio", 2), ClickSpec("LinkedIn", 3)]
+                )
+                for _ in range(size)
+            ]
             + decile_four_history([5, None]),
         )
         await gql(LIST_PREDICTIONS, key=key)  # warm up: the key's last_used_at is written once

@@ -6,16 +6,18 @@ loader, so a page of 100 applications costs the same statements as a page of 10.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analytics_fixtures import AppSpec, ClickSpec, create_account_with_key, create_applications
-from sqlalchemy import insert
+from factories import (
+    AppSpec,
+    ClickSpec,
+    create_account_with_key,
+    create_analytics,
+    create_applications,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from db.tables import link_click_analytics
 
 Gql = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
 
@@ -35,6 +37,7 @@ async def _account_with(sessionmaker: async_sessionmaker[AsyncSession], n: int) 
         AppSpec(
             t0 + timedelta(hours=i),
             clicks=[ClickSpec("LinkedIn", 1 + i % 3), ClickSpec("Calendly", 2, bot=i % 2 == 0)],
+            functions=("LinkedIn", "Calendly", "Portfolio"),
         )
         for i in range(n)
     ]
@@ -42,11 +45,7 @@ async def _account_with(sessionmaker: async_sessionmaker[AsyncSession], n: int) 
         ids = await create_applications(session, account_id, specs)
         # Half the applications have metrics, so both branches of the loader are used.
         for app_id in ids[::2]:
-            await session.execute(
-                insert(link_click_analytics).values(
-                    id=uuid.uuid4(), application_id=app_id, engagement_score=40
-                )
-            )
+            await create_analytics(session, app_id, engagement_score=40)
     return key
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from analytics_fixtures import AppSpec, ClickSpec, create_account_with_key, create_applications
-from conftest import build_app, create_key
+from conftest import build_app
+from factories import AppSpec, ClickSpec, create_account_with_key, create_applications, create_key
 from hypothesis import HealthCheck, settings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,9 +29,24 @@ ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
 SPECS = [
-    AppSpec(T0, "interview", ("applied", "interview"), clicks=[ClickSpec("Calendly", 1)]),
-    AppSpec(T0 + timedelta(days=1), clicks=[ClickSpec("LinkedIn", 2), ClickSpec("LinkedIn", 3)]),
-    AppSpec(T0 + timedelta(days=2), "rejected", ("applied", "rejected")),
+    AppSpec(
+        T0,
+        status="interview",
+        history=("applied", "interview"),
+        clicks=[ClickSpec("Calendly", 1)],
+        functions=("LinkedIn", "Calendly", "Portfolio"),
+    ),
+    AppSpec(
+        T0 + timedelta(days=1),
+        clicks=[ClickSpec("LinkedIn", 2), ClickSpec("LinkedIn", 3)],
+        functions=("LinkedIn", "Calendly", "Portfolio"),
+    ),
+    AppSpec(
+        T0 + timedelta(days=2),
+        status="rejected",
+        history=("applied", "rejected"),
+        functions=("LinkedIn", "Calendly", "Portfolio"),
+    ),
 ]
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from analytics_fixtures import AppSpec, ClickSpec, create_account_with_key, create_applications
+from factories import AppSpec, ClickSpec, create_account_with_key, create_applications
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,8 +22,8 @@ T0 = datetime(2025, 5, 5, 9, 0, tzinfo=UTC)
 SPECS = [
     AppSpec(
         T0 + timedelta(days=i),
-        status,
-        history,
+        status=status,
+        history=history,
         functions=functions,
         inactive=inactive,
         clicks=clicks,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from arq.connections import RedisSettings, create_pool
-from batch_fixtures import analytics_rows, load
+from factories import analytics_rows, create_account, create_applications
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from test_batch import _random_apps
@@ -54,11 +54,10 @@ def _start_worker(settings: Settings, queue: str) -> subprocess.Popen[bytes]:
 async def test_sigkill_mid_chunk_loses_nothing(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
-    make_account: Any,
 ) -> None:
-    account = await make_account(timezone="America/New_York")
+    account = await create_account(sessionmaker, timezone="America/New_York")
     apps = _random_apps(random.Random(99), [account], 300)
-    await load(sessionmaker, apps)
+    ids = await create_applications(sessionmaker, None, apps)
     queue = f"{settings.queue_name}-kill"
     async with sessionmaker() as session, session.begin():
         run, chunks = await runs_db.create_run(
@@ -68,11 +67,11 @@ async def test_sigkill_mid_chunk_loses_nothing(
     # An application with clicks in the middle chunk: its row will be updated by the batch.
     middle = chunks[1]
     victim = next(
-        a.id
-        for a in apps
-        if middle.id_from <= a.id <= middle.id_to
-        and any(not c.is_bot for c in a.clicks)
-        and min(c.clicked_at for c in a.clicks if not c.is_bot) <= AS_OF
+        app_id
+        for app_id, a in zip(ids, apps, strict=True)
+        if middle.id_from <= app_id <= middle.id_to
+        and any(not c.bot for c in a.clicks)
+        and min(a.clicked_at(c) for c in a.clicks if not c.bot) <= AS_OF
     )
     assert settings.redis_url is not None
     redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))

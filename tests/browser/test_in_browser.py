@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
-from conftest import ROOT, build_app, create_account, create_key
+from conftest import ROOT, build_app
+from factories import create_account, create_key
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
