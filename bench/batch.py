@@ -158,7 +158,7 @@ async def _reset_outputs(url: str) -> None:
         await conn.execute(f"DELETE FROM link_clicks WHERE metadata ? '{_DAY_MARK}'")
         await conn.execute(
             "TRUNCATE link_click_analytics, webhook_deliveries, follow_ups,"
-            " analytics_run_chunks, analytics_runs, analytics_dirty"
+            " analytics_run_chunks, analytics_runs, analytics_dirty, analytics_clock"
         )
         await conn.execute("SET linkinsights.app_writer = 'on'")
         await conn.execute(

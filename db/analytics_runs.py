@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.batch import ChunkRange, mark_clicks_after, plan_chunks
+from db.batch import ChunkRange, mark_clicks_after, plan_chunks, reset_watermarks
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,7 @@ class ChunkWork:
     id_from: uuid.UUID
     id_to: uuid.UUID
     incremental: bool
+    planned: int = 0  # applications in the range when the run was planned
 
 
 def _run(row: Any) -> RunRow:
@@ -69,7 +70,8 @@ async def create_run(
     ``incremental``: the chunks recompute the dirty applications and refresh the others for the
     clock (db/batch.py); else every application is recomputed. One application is always
     recomputed. Either way the applications in scope with clicks after ``as_of`` are marked
-    dirty first (see :func:`db.batch.mark_clicks_after`).
+    dirty first (see :func:`db.batch.mark_clicks_after`), and a run over whole accounts restarts
+    the clock watermarks that do not cover its ``as_of`` (:func:`db.batch.reset_watermarks`).
     """
     row = (
         await session.execute(
@@ -93,6 +95,8 @@ async def create_run(
     await mark_clicks_after(
         session, as_of=row.as_of, account_id=account_id, application_id=application_id
     )
+    if application_id is None:
+        await reset_watermarks(session, run_id=row.id, as_of=row.as_of, account_id=account_id)
     chunks = await plan_chunks(
         session, chunk_size=chunk_size, account_id=account_id, application_id=application_id
     )
@@ -100,10 +104,11 @@ async def create_run(
         await session.execute(
             text(
                 """
-                INSERT INTO analytics_run_chunks (run_id, chunk_no, id_from, id_to)
-                SELECT :run_id, c.no, c.id_from, c.id_to
-                FROM unnest(CAST(:nos AS int[]), CAST(:froms AS uuid[]), CAST(:tos AS uuid[]))
-                  AS c(no, id_from, id_to)
+                INSERT INTO analytics_run_chunks (run_id, chunk_no, id_from, id_to, applications)
+                SELECT :run_id, c.no, c.id_from, c.id_to, c.n
+                FROM unnest(CAST(:nos AS int[]), CAST(:froms AS uuid[]), CAST(:tos AS uuid[]),
+                            CAST(:ns AS int[]))
+                  AS c(no, id_from, id_to, n)
                 """
             ),
             {
@@ -111,6 +116,8 @@ async def create_run(
                 "nos": [c.chunk_no for c in chunks],
                 "froms": [c.id_from for c in chunks],
                 "tos": [c.id_to for c in chunks],
+                # the planned count until the chunk records what it processed (finish_chunk)
+                "ns": [c.applications for c in chunks],
             },
         )
     status = "queued" if chunks else "complete"
@@ -165,7 +172,8 @@ async def start_chunk(
                 FROM analytics_runs r
                 WHERE c.run_id = :run_id AND c.chunk_no = :chunk_no AND r.id = c.run_id
                   AND c.finished_at IS NULL AND r.status IN ('queued', 'in_progress')
-                RETURNING r.account_id, r.as_of, c.id_from, c.id_to, r.incremental
+                RETURNING r.account_id, r.as_of, c.id_from, c.id_to, r.incremental,
+                          c.applications AS planned
                 """
             ),
             {"run_id": run_id, "chunk_no": chunk_no},
@@ -184,7 +192,14 @@ async def start_chunk(
         {"run_id": run_id},
     )
     return ChunkWork(
-        run_id, chunk_no, row.account_id, row.as_of, row.id_from, row.id_to, row.incremental
+        run_id,
+        chunk_no,
+        row.account_id,
+        row.as_of,
+        row.id_from,
+        row.id_to,
+        row.incremental,
+        row.planned,
     )
 
 

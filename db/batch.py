@@ -88,6 +88,31 @@ def _intent(to_first_us: str, total: str, age_us: str, seq: str) -> str:
          )"""
 
 
+# A bound far enough (about 95 years, in microseconds) to mean "no change ahead".
+_FAR_US = 3_000_000_000_000_000
+
+
+def _next_change(total: str, velocity: str, age_us: str, created: str) -> str:
+    """The instant until which (exclusive) a row's velocity and intent keep the values computed
+    for an ``as_of`` at which the application was ``age_us`` old (migration 0011).
+
+    Both move with the age A = max(age, 1 day) alone. The velocity rounded to 4 places is
+    k / 10000 while 2 * clicks * day_us * 10000 >= (2k - 1) * A (the rounding of ``_velocity``),
+    so it holds while A <= M = div(2 * clicks * day_us * 10000, 2k - 1); the bound is M, one
+    microsecond early. The intent's thresholds "velocity > 2" and "> 1" turn false at
+    A = clicks * day_us / 2 and A = clicks * day_us. A velocity of 0 never moves again, and
+    without clicks nothing does.
+    """
+    t = f"({total})::numeric * {DAY_US}"
+    a = f"greatest({age_us}, {DAY_US})"
+    k = f"(({velocity}) * 10000)::bigint"
+    return f"""(CASE WHEN {total} = 0 THEN 'infinity'::timestamptz ELSE {created} + least(
+           CASE WHEN {k} > 0 THEN div(2 * {t} * 10000, 2 * {k} - 1) ELSE {_FAR_US} END,
+           CASE WHEN {t} > 2 * {a} THEN div({t}, 2) ELSE {_FAR_US} END,
+           CASE WHEN {t} > {a} THEN {t} ELSE {_FAR_US} END,
+           {_FAR_US})::bigint * interval '1 microsecond' END)"""
+
+
 # The metrics of every selected application. :id_from/:id_to are inclusive bounds (null: open);
 # :account_id restricts to one account (null: every account).
 _COMPUTE = f"""
@@ -143,7 +168,7 @@ agg AS (
   GROUP BY application_id
 ),
 base AS (
-  SELECT apps.id AS application_id, apps.account_id, apps.job_id, apps.age_us,
+  SELECT apps.id AS application_id, apps.account_id, apps.job_id, apps.age_us, apps.created_at,
          coalesce(agg.total, 0) AS total,
          coalesce(agg.seq, ARRAY[]::text[]) AS seq,
          coalesce(agg.uniq, 0) AS uniq,
@@ -257,6 +282,18 @@ refreshed AS (
   RETURNING 1
 ),
 {{clock}}
+-- Per account touched: the earliest instant a row computed here changes with the clock alone
+-- (migration 0011; rows without clicks never do). compute_analytics narrows the accounts'
+-- clock watermarks with it.
+bounds AS (
+  SELECT account_id, min(valid_until) AS valid_until FROM (
+    SELECT account_id,
+           {_next_change("total", "velocity", "age_us", "created_at")} AS valid_until
+    FROM computed WHERE total > 0
+    {{clock_bounds}}
+  ) touched
+  GROUP BY account_id
+),
 -- The marks read above, once their application is computed (or gone: a GDPR delete). A mark
 -- written meanwhile is a later seq and stays; so does a mark for a click after as_of (the
 -- click is not counted yet: the next run recomputes the application).
@@ -277,7 +314,9 @@ SELECT {{applications}} AS applications,
        (SELECT count(*) FROM upserted) AS analytics_written,
        {{clocked}} AS clock_written,
        (SELECT count(*) FROM refreshed) AS applications_written,
-       (SELECT count(*) FROM cleared) AS marks_cleared
+       (SELECT count(*) FROM cleared) AS marks_cleared,
+       (SELECT array_agg(account_id ORDER BY account_id) FROM bounds) AS bound_accounts,
+       (SELECT array_agg(valid_until ORDER BY account_id) FROM bounds) AS bound_until
 """
 
 # The clock-only refresh of an incremental run: every application of the chunk without a mark
@@ -288,27 +327,49 @@ SELECT {{applications}} AS applications,
 # months), and only rows whose values change are written. Neither column nor calculated_at is in
 # an index that could change except idx_analytics_intent_score: with migration 0008's fill
 # factor these are HOT updates.
+#
+# Only the accounts whose clock watermark (migration 0011) does not cover as_of are read
+# (:stale); the others keep their values at this as_of. Each row is evaluated once
+# (clock_new); the write applies only to the row version that was read (its xmin): a row
+# recomputed concurrently by another run keeps that run's values, which that run vouched for.
 _TO_FIRST_US = "(extract(epoch FROM lca.time_to_first_click) * 1000000)::bigint"
 _AGE_US = _US.format(a="CAST(:as_of AS timestamptz)", b="ja.created_at")
 _CLOCK = f"""
+clock_new AS (
+  SELECT application_id, account_id, created_at, total, age_us, row_xmin,
+         old_velocity, old_intent,
+         {_velocity("total", "age_us")} AS velocity,
+         {_intent("to_first_us", "total", "age_us", "seq")} AS intent
+  FROM (
+    SELECT lca.application_id, ja.account_id, ja.created_at, lca.xmin AS row_xmin,
+           lca.total_click_events AS total, {_AGE_US} AS age_us,
+           {_TO_FIRST_US} AS to_first_us, lca.click_sequence AS seq,
+           lca.engagement_velocity AS old_velocity, lca.intent_score AS old_intent
+    FROM link_click_analytics lca
+    JOIN job_applications ja ON ja.id = lca.application_id
+    WHERE {{where}} AND {{lca_where}}
+      AND ja.account_id = ANY(CAST(:stale AS uuid[]))
+      -- without clicks both values are 0 at any as_of
+      AND lca.total_click_events > 0
+      AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.application_id = lca.application_id)
+  ) stored
+),
 clocked AS (
   UPDATE link_click_analytics lca SET
-    engagement_velocity = {_velocity("lca.total_click_events", _AGE_US)},
-    intent_score = {_intent(_TO_FIRST_US, "lca.total_click_events", _AGE_US, "lca.click_sequence")},
+    engagement_velocity = n.velocity,
+    intent_score = n.intent,
     calculated_at = CAST(:as_of AS timestamptz),
     updated_at = now()
-  FROM job_applications ja
-  WHERE ja.id = lca.application_id AND {{where}} AND {{lca_where}}
-    AND NOT EXISTS (SELECT 1 FROM marks m WHERE m.application_id = lca.application_id)
-    -- Cheap tests first, on the row alone: without clicks both values are 0 at any as_of, and a
-    -- row written at this very as_of already holds its values (a rerun evaluates nothing).
-    AND lca.total_click_events > 0
-    AND lca.calculated_at IS DISTINCT FROM CAST(:as_of AS timestamptz)
-    AND (lca.engagement_velocity, lca.intent_score) IS DISTINCT FROM
-        ({_velocity("lca.total_click_events", _AGE_US)},
-         {_intent(_TO_FIRST_US, "lca.total_click_events", _AGE_US, "lca.click_sequence")})
+  FROM clock_new n
+  WHERE lca.application_id = n.application_id AND {{lca_where}}
+    AND lca.xmin = n.row_xmin
+    AND (n.old_velocity, n.old_intent) IS DISTINCT FROM (n.velocity, n.intent)
   RETURNING 1
 ),"""
+_CLOCK_BOUNDS = f"""
+    UNION ALL
+    SELECT account_id, {_next_change("total", "velocity", "age_us", "created_at")}
+    FROM clock_new"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +380,7 @@ class BatchResult:
     recomputed: int = 0  # applications recomputed from their clicks
     clock_written: int = 0  # rows whose velocity or intent the clock refresh changed
     marks_cleared: int = 0  # dirty marks deleted
+    clock_skipped: bool = False  # every account's clock watermark covered as_of: no refresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +394,7 @@ class ChunkRange:
 def _batch_statement(
     *,
     incremental: bool,
+    clock: bool,
     account_id: uuid.UUID | None,
     id_from: uuid.UUID | None,
     id_to: uuid.UUID | None,
@@ -354,14 +417,15 @@ def _batch_statement(
     def on(col: str) -> str:
         return " AND ".join(["true", *(b.format(col=col) for b in bounds)])
 
-    sql = _RUN_BATCH.replace("{clock}", _CLOCK if incremental else "")
+    sql = _RUN_BATCH.replace("{clock}", _CLOCK if clock else "")
+    sql = sql.replace("{clock_bounds}", _CLOCK_BOUNDS if clock else "")
     sql = sql.replace(
         "{applications}",
         "(SELECT count(*) FROM job_applications ja WHERE {where})"
         if incremental
         else "(SELECT count(*) FROM computed)",
     )
-    sql = sql.replace("{clocked}", "(SELECT count(*) FROM clocked)" if incremental else "0")
+    sql = sql.replace("{clocked}", "(SELECT count(*) FROM clocked)" if clock else "0")
     sql = sql.replace(
         "{dirty_only}",
         "AND ja.id IN (SELECT application_id FROM marks)" if incremental else "",
@@ -383,6 +447,7 @@ async def compute_analytics(
     id_from: uuid.UUID | None = None,
     id_to: uuid.UUID | None = None,
     incremental: bool = False,
+    planned: int | None = None,
 ) -> BatchResult:
     """Compute and store the metrics of the applications in [id_from, id_to] (of one account).
 
@@ -390,6 +455,10 @@ async def compute_analytics(
     with a dirty mark; the others get the clock-only refresh. Both give the same rows (the
     metrics; ``calculated_at`` is when a row last changed) and both delete the marks they
     consumed. One statement, set-based. The caller owns the transaction.
+
+    ``planned``: the applications of the range when its run was planned. An incremental chunk
+    with nothing to do (no mark in its range, every watermark covering ``as_of``) reports them
+    without counting again: an application added or changed since carries a mark.
     """
     if as_of.utcoffset() is None:
         raise ValueError("as_of must be timezone-aware")
@@ -397,21 +466,51 @@ async def compute_analytics(
     for name, value in (("account_id", account_id), ("id_from", id_from), ("id_to", id_to)):
         if value is not None:
             values[name] = value
-    statement = _batch_statement(
-        incremental=incremental, account_id=account_id, id_from=id_from, id_to=id_to
+    stale: list[uuid.UUID] = []
+    if incremental:
+        stale = await _stale_accounts(session, as_of=as_of, account_id=account_id)
+        values["stale"] = stale
+        if not stale:
+            # Every account's watermark covers as_of: only marked applications have work. A
+            # chunk without marks (a no-op rerun) costs one count, not the batch statement.
+            idle = await _idle_chunk(
+                session, account_id=account_id, id_from=id_from, id_to=id_to, planned=planned
+            )
+            if idle is not None:
+                return BatchResult(
+                    applications=idle,
+                    analytics_written=0,
+                    applications_written=0,
+                    clock_skipped=True,
+                )
+    # For this transaction only (one round trip):
+    # - JIT compilation cost more than the whole chunk's work in measurements (bench/batch.py),
+    #   and the per-chunk sort fits in memory with a larger work_mem;
+    # - a chunk touches a small slice of the clicks and applications, through their indexes,
+    #   and that slice is in memory; with the default random_page_cost (4, for spinning disks)
+    #   the planner scanned the whole clicks table and the whole job_applications table;
+    # - the statement is prepared (asyncpg) and runs once per chunk: after five runs PostgreSQL
+    #   may switch to a generic plan that does not know the chunk's range (planning: ~5 ms).
+    await session.execute(
+        text(
+            "SELECT set_config('jit', 'off', true),"
+            f" set_config('work_mem', '{BATCH_WORK_MEM}', true),"
+            " set_config('random_page_cost', '1.1', true),"
+            " set_config('plan_cache_mode', 'force_custom_plan', true)"
+        )
     )
-    # JIT compilation cost more than the whole chunk's work in measurements (bench/batch.py),
-    # and the per-chunk sort fits in memory with a larger work_mem; both for this transaction.
-    await session.execute(text("SET LOCAL jit = off"))
-    await session.execute(text(f"SET LOCAL work_mem = '{BATCH_WORK_MEM}'"))
-    # A chunk touches a small slice of the clicks and applications, through their indexes, and
-    # that slice is in memory; with the default random_page_cost (4, for spinning disks) the
-    # planner scanned the whole clicks table and the whole job_applications table per chunk.
-    await session.execute(text("SET LOCAL random_page_cost = 1.1"))
-    # The statement is prepared (asyncpg) and runs once per chunk: after five runs PostgreSQL may
-    # switch to a generic plan that does not know the chunk's range. Planning costs ~5 ms.
-    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    statement = _batch_statement(
+        incremental=incremental,
+        clock=bool(stale),
+        account_id=account_id,
+        id_from=id_from,
+        id_to=id_to,
+    )
     row = (await session.execute(statement, values)).one()
+    if row.bound_accounts:
+        await _narrow_watermarks(
+            session, as_of=as_of, accounts=row.bound_accounts, until=row.bound_until
+        )
     return BatchResult(
         applications=int(row.applications),
         analytics_written=int(row.analytics_written),
@@ -419,6 +518,129 @@ async def compute_analytics(
         recomputed=int(row.recomputed),
         clock_written=int(row.clock_written),
         marks_cleared=int(row.marks_cleared),
+        clock_skipped=incremental and not stale,
+    )
+
+
+# ----------------------------------------------------------------------------- clock watermarks
+# Migration 0011: per account, the as_of values [valid_from, valid_until) over which every
+# application without a dirty mark keeps its stored velocity and intent. Trusted once the run
+# that last reset it (basis_run) is complete. Rows are locked in account order everywhere.
+
+_COVERED = """
+  (r.status = 'complete' AND c.valid_from <= CAST(:as_of AS timestamptz)
+   AND CAST(:as_of AS timestamptz) < c.valid_until)
+"""
+
+
+async def _idle_chunk(
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID | None,
+    id_from: uuid.UUID | None,
+    id_to: uuid.UUID | None,
+    planned: int | None,
+) -> int | None:
+    """The applications of a range without a dirty mark (``planned``, else counted), or None
+    when the range has a mark."""
+    where, marks = ["true"], ["true"]
+    values: dict[str, Any] = {}
+    if account_id is not None:
+        where.append("ja.account_id = :account_id")
+        values["account_id"] = account_id
+    for name, op, value in (("id_from", ">=", id_from), ("id_to", "<=", id_to)):
+        if value is not None:
+            where.append(f"ja.id {op} :{name}")
+            marks.append(f"d.application_id {op} :{name}")
+            values[name] = value
+    count = (
+        "CAST(:planned AS int)"
+        if planned is not None
+        else f"(SELECT count(*) FROM job_applications ja WHERE {' AND '.join(where)})"
+    )
+    row = (
+        await session.execute(
+            text(
+                f"""
+                SELECT {count} AS n,
+                       EXISTS (SELECT 1 FROM analytics_dirty d WHERE {" AND ".join(marks)}) AS dirty
+                """
+            ),
+            {**values, "planned": planned},
+        )
+    ).one()
+    return None if row.dirty else int(row.n)
+
+
+async def _stale_accounts(
+    session: AsyncSession, *, as_of: datetime, account_id: uuid.UUID | None
+) -> list[uuid.UUID]:
+    """The accounts (in scope) whose clock watermark does not vouch for ``as_of``."""
+    rows = await session.execute(
+        text(
+            f"""
+            SELECT a.id FROM accounts a
+            LEFT JOIN analytics_clock c ON c.account_id = a.id
+            LEFT JOIN analytics_runs r ON r.id = c.basis_run
+            WHERE {"a.id = :account_id" if account_id is not None else "true"}
+              AND NOT coalesce({_COVERED}, false)
+            """
+        ),
+        {"as_of": as_of, "account_id": account_id},
+    )
+    return [r.id for r in rows]
+
+
+async def _narrow_watermarks(
+    session: AsyncSession, *, as_of: datetime, accounts: list[uuid.UUID], until: list[datetime]
+) -> None:
+    """Intersect each account's watermark with the rows a chunk just computed for ``as_of``:
+    they hold from ``as_of`` until their ``until`` (``accounts`` in ascending order)."""
+    await session.execute(
+        text(
+            """
+            WITH locked AS MATERIALIZED (
+              SELECT account_id FROM analytics_clock
+              WHERE account_id = ANY(CAST(:accounts AS uuid[]))
+              ORDER BY account_id FOR UPDATE
+            )
+            UPDATE analytics_clock c SET
+              valid_from = greatest(c.valid_from, CAST(:as_of AS timestamptz)),
+              valid_until = least(c.valid_until, b.valid_until)
+            FROM unnest(CAST(:accounts AS uuid[]), CAST(:until AS timestamptz[]))
+                   AS b(account_id, valid_until)
+            JOIN locked l ON l.account_id = b.account_id
+            WHERE c.account_id = b.account_id
+            """
+        ),
+        {"as_of": as_of, "accounts": accounts, "until": until},
+    )
+
+
+async def reset_watermarks(
+    session: AsyncSession, *, run_id: uuid.UUID, as_of: datetime, account_id: uuid.UUID | None
+) -> None:
+    """A run over whole accounts (one, or all) starts: the watermarks that do not cover its
+    ``as_of`` restart at ``[as_of, infinity)``, to be trusted once this run is complete (its
+    chunks evaluate every row of those accounts and narrow the interval)."""
+    await session.execute(
+        text(
+            f"""
+            INSERT INTO analytics_clock AS c (account_id, valid_from, valid_until, basis_run)
+            SELECT a.id, CAST(:as_of AS timestamptz), 'infinity', :run_id
+            FROM accounts a
+            WHERE {"a.id = :account_id" if account_id is not None else "true"}
+            ORDER BY a.id
+            ON CONFLICT (account_id) DO UPDATE SET
+              valid_from = EXCLUDED.valid_from,
+              valid_until = EXCLUDED.valid_until,
+              basis_run = EXCLUDED.basis_run
+            WHERE NOT coalesce((
+              SELECT {_COVERED} FROM analytics_runs r WHERE r.id = c.basis_run
+            ), false)
+            """
+        ),
+        {"as_of": as_of, "run_id": run_id, "account_id": account_id},
     )
 
 
@@ -489,17 +711,21 @@ async def plan_chunks(
     if application_id is not None:
         where.append("id = :application_id")
         params["application_id"] = application_id
-    # The first and last id of every chunk (PostgreSQL 15 has no min(uuid)).
+    # The first and last id of every chunk (PostgreSQL 15 has no min(uuid)), in one streaming
+    # pass over the primary key: lead() looks one row ahead for the last id, where a count(*)
+    # OVER () would hold every id until the end (twice the time of a no-op incremental run's
+    # planning).
     rows = (
         await session.execute(
             text(
                 f"""
                 SELECT rn, id FROM (
-                  SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn, count(*) OVER () AS n
+                  SELECT id, row_number() OVER w - 1 AS rn, lead(id) OVER w IS NULL AS last
                   FROM job_applications
                   WHERE {" AND ".join(where)}
+                  WINDOW w AS (ORDER BY id)
                 ) numbered
-                WHERE rn % :size = 0 OR rn % :size = :size - 1 OR rn = n - 1
+                WHERE rn % :size = 0 OR rn % :size = :size - 1 OR last
                 ORDER BY rn
                 """
             ),

@@ -89,6 +89,7 @@ async def process_chunk(
             id_from=work.id_from,
             id_to=work.id_to,
             incremental=work.incremental,
+            planned=work.planned,
         )
         return await runs_db.finish_chunk(
             session, run_id=run_id, chunk_no=chunk_no, applications=result.applications

@@ -501,3 +501,67 @@ async def test_the_flushers_write_marks_the_application(
     async with db.begin_nested():  # the flusher's transaction
         assert (await store_clicks(db, [entry])).inserted == 1
     assert await _dirty(db_sessions, account) == 1
+
+
+async def test_the_clock_watermark_skips_exactly_until_the_next_change(
+    settings_: Settings, sessionmaker: SM
+) -> None:
+    """Migration 0011: 4 clicks over 3 days is velocity 1.3333 (intent +15), which holds while
+    the age A (microseconds) satisfies 2 * 4 * day * 10000 >= (2 * 13333 - 1) * A. A run just
+    before that instant skips the refresh and is still right; one at it refreshes the row."""
+    account = await create_account(sessionmaker)
+    created = START - timedelta(days=3)
+    async with sessionmaker() as session, session.begin():
+        app = await _new_application(session, account, created)
+        await _flush_clicks(
+            session, app, [(0, created + timedelta(hours=5 + i), False, "s1") for i in range(4)]
+        )
+    await calculate_in_process(
+        settings_, account_id=account, as_of=START, sessionmaker=sessionmaker, follow_ups=False
+    )
+    day_us = 86_400_000_000
+    change = created + timedelta(microseconds=(2 * 4 * day_us * 10000) // (2 * 13333 - 1))
+    async with sessionmaker() as session:
+        valid_until = (
+            await session.execute(
+                text("SELECT valid_until FROM analytics_clock WHERE account_id = :a"),
+                {"a": account},
+            )
+        ).scalar_one()
+    assert valid_until == change
+
+    async def incremental_then_full(as_of: datetime) -> tuple[Any, Any]:
+        async with sessionmaker() as session, session.begin() as transaction:
+            nightly = await compute_analytics(
+                session,
+                as_of=as_of,
+                high_priority_threshold=70,
+                incremental=True,
+                account_id=account,
+            )
+            full = await compute_analytics(
+                session, as_of=as_of, high_priority_threshold=70, account_id=account
+            )
+            await transaction.rollback()
+        return nightly, full
+
+    nightly, full = await incremental_then_full(change - timedelta(microseconds=1))
+    assert (nightly.clock_skipped, nightly.clock_written, full.analytics_written) == (True, 0, 0)
+    nightly, full = await incremental_then_full(change + timedelta(microseconds=1))
+    assert (nightly.clock_skipped, nightly.clock_written, full.analytics_written) == (False, 1, 0)
+    # A run of one application narrows the watermark to what that row vouches for.
+    async with sessionmaker() as session, session.begin():
+        await compute_analytics(
+            session,
+            as_of=START + timedelta(hours=1),
+            high_priority_threshold=70,
+            id_from=app,
+            id_to=app,
+        )
+        window = (
+            await session.execute(
+                text("SELECT valid_from, valid_until FROM analytics_clock WHERE account_id = :a"),
+                {"a": account},
+            )
+        ).one()
+    assert tuple(window) == (START + timedelta(hours=1), change)
