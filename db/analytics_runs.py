@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.batch import ChunkRange, mark_clicks_after, plan_chunks, reset_watermarks
+from db.batch import (
+    ChunkRange,
+    idle_scope,
+    mark_clicks_after,
+    plan_chunks,
+    reset_watermarks,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,8 @@ async def create_run(
     recomputed. Either way the applications in scope with clicks after ``as_of`` are marked
     dirty first (see :func:`db.batch.mark_clicks_after`), and a run over whole accounts restarts
     the clock watermarks that do not cover its ``as_of`` (:func:`db.batch.reset_watermarks`).
+    An incremental run with nothing to do (:func:`db.batch.idle_scope`) has no chunks and is
+    complete, its applications counted as processed.
     """
     row = (
         await session.execute(
@@ -95,10 +103,19 @@ async def create_run(
     await mark_clicks_after(
         session, as_of=row.as_of, account_id=account_id, application_id=application_id
     )
+    idle = None
     if application_id is None:
         await reset_watermarks(session, run_id=row.id, as_of=row.as_of, account_id=account_id)
-    chunks = await plan_chunks(
-        session, chunk_size=chunk_size, account_id=account_id, application_id=application_id
+        if row.incremental:
+            idle = await idle_scope(session, as_of=row.as_of, account_id=account_id)
+    # An incremental run with nothing to do (no mark, every watermark covering as_of) is
+    # complete at once: no chunk would read or write a row.
+    chunks = (
+        []
+        if idle is not None
+        else await plan_chunks(
+            session, chunk_size=chunk_size, account_id=account_id, application_id=application_id
+        )
     )
     if chunks:
         await session.execute(
@@ -126,11 +143,12 @@ async def create_run(
             text(
                 """
                 UPDATE analytics_runs SET chunks_total = :n, status = :status,
-                  finished_at = CASE WHEN :status = 'complete' THEN now() END
+                  finished_at = CASE WHEN :status = 'complete' THEN now() END,
+                  applications_processed = :idle
                 WHERE id = :id RETURNING *
                 """
             ),
-            {"n": len(chunks), "status": status, "id": row.id},
+            {"n": len(chunks), "status": status, "id": row.id, "idle": idle or 0},
         )
     ).one()
     return _run(row), chunks

@@ -555,6 +555,34 @@ _COVERED = """
 """
 
 
+async def idle_scope(
+    session: AsyncSession, *, as_of: datetime, account_id: uuid.UUID | None
+) -> int | None:
+    """The applications of an incremental run's scope (one account, or all) when the run has
+    nothing to do: no dirty mark and every watermark covering ``as_of``. Else None."""
+    if await _stale_accounts(session, as_of=as_of, account_id=account_id):
+        return None
+    scope = "true" if account_id is None else "ja.account_id = :account_id"
+    marked = (
+        "SELECT 1 FROM analytics_dirty"
+        if account_id is None
+        else "SELECT 1 FROM analytics_dirty d JOIN job_applications ja"
+        " ON ja.id = d.application_id WHERE ja.account_id = :account_id"
+    )
+    row = (
+        await session.execute(
+            text(
+                f"""
+                SELECT EXISTS ({marked}) AS dirty,
+                       (SELECT count(*) FROM job_applications ja WHERE {scope}) AS n
+                """
+            ),
+            {"account_id": account_id},
+        )
+    ).one()
+    return None if row.dirty else int(row.n)
+
+
 async def _idle_chunk(
     session: AsyncSession,
     *,
