@@ -32,6 +32,12 @@ the others the clock-only refresh (``_CLOCK``: velocity and intent from the stor
 delete the marks they read. The rules the two paths share (velocity, intent) are one SQL
 expression each (``_velocity``, ``_intent``), so they cannot drift apart.
 
+Clock watermarks (migration 0011): each chunk also returns, per account it touched, the earliest
+instant at which a row it computed changes with the clock alone (``_next_change``), and narrows
+the account's ``analytics_clock`` interval with it. An incremental chunk gives the clock refresh
+only to the accounts whose trusted interval does not cover its ``as_of`` (``_stale_accounts``);
+a chunk, or a whole run (``idle_scope``), with no mark and nothing stale does nothing else.
+
 A row is written only when a metric changes; ``calculated_at`` is then the run's ``as_of``. So
 ``calculated_at`` says since when the stored values hold, and two runs with the same ``as_of``,
 or an incremental and a full run, give identical metrics.

@@ -32,6 +32,11 @@ transaction as the write, so a concurrent run (one application, another account 
 make the interval smaller. Locks on these rows are taken in account order (deadlock-free).
 Nothing here changes a stored metric: a run that skips computes exactly what it would have
 written (tests/test_incremental.py compares incremental runs with a full recompute).
+
+With it (bench/batch.py, 100k applications, same run): the no-op rerun takes 0.03-0.04 s
+against a 0.83-0.86 s bare GROUP BY (0.04x): an incremental run with no mark whose accounts are
+all covered is complete at creation, after one count. The nightly run computes the bound of each
+row it refreshes anyway (0.63-0.75 s, 0.76x).
 """
 
 from alembic import op
