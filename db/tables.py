@@ -259,6 +259,24 @@ analytics_dirty = Table(
     " triggers)",
 )
 
+# Per account, the asOf interval over which the clean applications keep their stored velocity
+# and intent (migration 0011), trusted once basis_run is complete (db/batch.py).
+analytics_clock = Table(
+    "analytics_clock",
+    metadata,
+    Column(
+        "account_id",
+        UUID(as_uuid=True),
+        ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("valid_from", TZ, nullable=False),
+    Column("valid_until", TZ, nullable=False),
+    Column("basis_run", UUID(as_uuid=True), nullable=False),
+    comment="Per account: asOf values over which the clean applications keep their stored"
+    " velocity and intent",
+)
+
 analytics_run_chunks = Table(
     "analytics_run_chunks",
     metadata,
