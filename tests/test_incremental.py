@@ -565,3 +565,34 @@ async def test_the_clock_watermark_skips_exactly_until_the_next_change(
             )
         ).one()
     assert tuple(window) == (START + timedelta(hours=1), change)
+
+
+async def test_an_incremental_run_with_nothing_to_do_has_no_chunks(
+    settings_: Settings, sessionmaker: SM
+) -> None:
+    """No mark and a watermark covering asOf: the run is complete at creation and counts its
+    applications; a click (a mark) gives the next run chunks again."""
+    account = await create_account(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        app = await _new_application(session, account, START - timedelta(days=3))
+        await _new_application(session, account, START - timedelta(days=2))
+
+    async def run(as_of: datetime, *, incremental: bool = True) -> tuple[int, int]:
+        summary = await calculate_in_process(
+            settings_,
+            account_id=account,
+            as_of=as_of,
+            incremental=incremental,
+            sessionmaker=sessionmaker,
+            follow_ups=False,
+        )
+        return summary.chunks, summary.applications
+
+    assert await run(START, incremental=False) == (1, 2)
+    assert await run(START) == (0, 2)
+    async with sessionmaker() as session, session.begin():
+        await _flush_clicks(session, app, [(1, START - timedelta(hours=1), False, "s1")])
+    assert await run(START) == (1, 2)
+    row = (await analytics_rows(sessionmaker, [account]))[app]
+    assert row["click_sequence"] == ["Calendly"]
+    assert await run(START) == (0, 2)
