@@ -647,26 +647,34 @@ async def _stale_accounts(
     return [r.id for r in rows]
 
 
+# The basis of a watermark row no run vouches for (no run has this id).
+_UNTRUSTED = "00000000-0000-0000-0000-000000000000"
+
+
 async def _narrow_watermarks(
     session: AsyncSession, *, as_of: datetime, accounts: list[uuid.UUID], until: list[datetime]
 ) -> None:
     """Intersect each account's watermark with the rows a chunk just computed for ``as_of``:
-    they hold from ``as_of`` until their ``until`` (``accounts`` in ascending order)."""
+    they hold from ``as_of`` until their ``until`` (``accounts`` in ascending order).
+
+    An account without a row gets an untrusted one rather than nothing: a run restarting the
+    account's watermark concurrently then waits for this transaction (the row is locked), so
+    either it restarts after this write is visible to its chunks, or this narrows its restart.
+    With a plain UPDATE, a write committing just after the restart was neither re-read by the
+    run's chunks (they read the row before it) nor counted in the interval.
+    """
     await session.execute(
         text(
-            """
-            WITH locked AS MATERIALIZED (
-              SELECT account_id FROM analytics_clock
-              WHERE account_id = ANY(CAST(:accounts AS uuid[]))
-              ORDER BY account_id FOR UPDATE
-            )
-            UPDATE analytics_clock c SET
-              valid_from = greatest(c.valid_from, CAST(:as_of AS timestamptz)),
-              valid_until = least(c.valid_until, b.valid_until)
+            f"""
+            INSERT INTO analytics_clock AS c (account_id, valid_from, valid_until, basis_run)
+            SELECT b.account_id, CAST(:as_of AS timestamptz), b.valid_until, '{_UNTRUSTED}'
             FROM unnest(CAST(:accounts AS uuid[]), CAST(:until AS timestamptz[]))
                    AS b(account_id, valid_until)
-            JOIN locked l ON l.account_id = b.account_id
-            WHERE c.account_id = b.account_id
+            JOIN accounts a ON a.id = b.account_id
+            ORDER BY b.account_id
+            ON CONFLICT (account_id) DO UPDATE SET
+              valid_from = greatest(c.valid_from, EXCLUDED.valid_from),
+              valid_until = least(c.valid_until, EXCLUDED.valid_until)
             """
         ),
         {"as_of": as_of, "accounts": accounts, "until": until},

@@ -19,7 +19,8 @@ integer arithmetic on the row's clicks and age; db/batch.py ``_next_change``). M
 
 * every chunk that computes rows (a recompute, or the clock refresh) intersects the interval of
   each account it touched with its rows' intervals (``valid_from`` up to its ``asOf``,
-  ``valid_until`` down to the earliest change), in its own transaction;
+  ``valid_until`` down to the earliest change), in its own transaction; an account without a
+  row gets an untrusted one (``basis_run`` the nil uuid), so a concurrent restart waits for it;
 * a run over whole accounts (not one application) whose ``asOf`` the interval does not cover
   resets the account's row to ``[asOf, infinity)`` with ``basis_run`` = the run: its chunks
   evaluate every row and intersect. The interval is trusted only once that run is complete (a
