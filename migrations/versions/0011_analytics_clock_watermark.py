@@ -34,10 +34,10 @@ make the interval smaller. Locks on these rows are taken in account order (deadl
 Nothing here changes a stored metric: a run that skips computes exactly what it would have
 written (tests/test_incremental.py compares incremental runs with a full recompute).
 
-With it (bench/batch.py, 100k applications, same run): the no-op rerun takes 0.03-0.04 s
-against a 0.83-0.86 s bare GROUP BY (0.04x): an incremental run with no mark whose accounts are
-all covered is complete at creation, after one count. The nightly run computes the bound of each
-row it refreshes anyway (0.63-0.75 s, 0.76x).
+With it (bench/batch.py, 100k applications, same run): the no-op rerun takes 0.03 s against a
+0.59-0.61 s bare GROUP BY (0.05x; 0.24-0.26x before): an incremental run with no mark whose
+accounts are all covered is complete at creation, after one count. The nightly run computes the
+bound of each row it refreshes anyway (0.59-0.64 s, 1.0x).
 """
 
 from alembic import op
