@@ -45,6 +45,7 @@ or an incremental and a full run, give identical metrics.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -234,17 +235,25 @@ computed AS (
 )
 """
 
-_ANALYTICS_COLUMNS = (
-    "time_to_first_click, hours_to_first_click, time_between_first_last_click,"
-    " hours_between_first_last_click, click_sequence, unique_functions_clicked,"
-    " total_click_events, peak_click_hour, click_days_of_week, engagement_velocity,"
-    " engagement_score, intent_score, calculated_at"
+_METRIC_COLUMNS = (
+    "time_to_first_click",
+    "hours_to_first_click",
+    "time_between_first_last_click",
+    "hours_between_first_last_click",
+    "click_sequence",
+    "unique_functions_clicked",
+    "total_click_events",
+    "peak_click_hour",
+    "click_days_of_week",
+    "engagement_velocity",
+    "engagement_score",
+    "intent_score",
 )
+_ANALYTICS_COLUMNS = ", ".join((*_METRIC_COLUMNS, "calculated_at"))
 # calculated_at is not compared: a row is written only when a metric changes, and then
 # calculated_at says as of when the stored values hold (an incremental run and a full one give
 # the same metrics; which run last wrote a row may differ).
-_DIFF_COLUMNS = _ANALYTICS_COLUMNS.replace(", calculated_at", "")
-_DIFF_COLUMNS = "job_id, " + _DIFF_COLUMNS
+_DIFF_COLUMNS = ", ".join(("job_id", *_METRIC_COLUMNS))
 
 _RUN_BATCH = f"""
 WITH {_COMPUTE},
@@ -445,25 +454,35 @@ def _batch_statement(
     def on(col: str) -> str:
         return " AND ".join(["true", *(b.format(col=col) for b in bounds)])
 
-    sql = _RUN_BATCH.replace("{clock}", _CLOCK if clock else "")
-    sql = sql.replace("{clock_bounds}", _CLOCK_BOUNDS if clock else "")
-    sql = sql.replace(
-        "{applications}",
-        "(SELECT count(*) FROM job_applications ja WHERE {where})"
-        if incremental
-        else "(SELECT count(*) FROM computed)",
-    )
-    sql = sql.replace("{clocked}", "(SELECT count(*) FROM clocked)" if clock else "0")
-    sql = sql.replace(
-        "{dirty_only}",
-        "AND ja.id IN (SELECT application_id FROM marks)" if incremental else "",
-    )
-    sql = sql.replace("{where}", " AND ".join([*where, on("ja.id")]))
-    sql = sql.replace("{link_where}", on("lt.application_id"))
-    sql = sql.replace("{old_where}", on("old.application_id"))
-    sql = sql.replace("{lca_where}", on("lca.application_id"))
-    sql = sql.replace("{mark_where}", on("d.application_id"))
-    return text(sql).bindparams(*params)
+    applications = " AND ".join([*where, on("ja.id")])
+    slots = {
+        "applications": (
+            f"(SELECT count(*) FROM job_applications ja WHERE {applications})"
+            if incremental
+            else "(SELECT count(*) FROM computed)"
+        ),
+        "clocked": "(SELECT count(*) FROM clocked)" if clock else "0",
+        "dirty_only": "AND ja.id IN (SELECT application_id FROM marks)" if incremental else "",
+        "where": applications,
+        "link_where": on("lt.application_id"),
+        "old_where": on("old.application_id"),
+        "lca_where": on("lca.application_id"),
+        "mark_where": on("d.application_id"),
+    }
+    # The clock refresh's parts have slots of their own, filled before they go in.
+    slots["clock"] = _fill(_CLOCK, slots) if clock else ""
+    slots["clock_bounds"] = _fill(_CLOCK_BOUNDS, slots) if clock else ""
+    return text(_fill(_RUN_BATCH, slots)).bindparams(*params)
+
+
+_SLOT = re.compile(r"\{([a-z_]+)\}")
+
+
+def _fill(template: str, slots: dict[str, str]) -> str:
+    """A part of the batch statement for one shape: each ``{name}`` in the template replaced by
+    its fragment in one pass (a fragment is not searched again). A name without a fragment is
+    a bug here, not SQL to send: it raises KeyError."""
+    return _SLOT.sub(lambda match: slots[match.group(1)], template)
 
 
 async def compute_analytics(
