@@ -10,6 +10,9 @@ embedded one) is filled by the demo generator (~20 clicks per application), then
   the same human clicks joined through link_tracking (best of two, PostgreSQL may parallelise it);
 * writing floor: the same GROUP BY inserted into an empty copy of link_click_analytics with the
   same indexes and fill factor (what storing one row per application costs at the least);
+* storing floor (for reference): the writing floor with link_click_analytics' foreign keys, plus
+  the seed's §1.1 columns updated on a copy of job_applications in the same statement (what a
+  full run must store at the least);
 * full: the full chunked calculation into empty tables (every row inserted; target <= 2x the
   writing floor);
 * day: a simulated day, 2% of the applications get 3 new human clicks (one INSERT, the dirty
@@ -216,6 +219,66 @@ async def _writing_floor(url: str, as_of: datetime) -> float:
         await conn.close()
 
 
+async def _storing_floor(url: str, as_of: datetime) -> float:
+    """The writing floor plus the rest of what a full run must store, at the least: the copy
+    of link_click_analytics has its foreign keys too (application and job), and the seed's
+    §1.1 columns are updated on a copy of job_applications (same indexes and fill factor, in
+    the state the run starts from), by one statement. For reference, not a target."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_analytics_floor, bench_applications_floor")
+        for copy, table in (
+            ("bench_analytics_floor", "link_click_analytics"),
+            ("bench_applications_floor", "job_applications"),
+        ):
+            reloptions = await conn.fetchval(
+                "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = $1::regclass",
+                table,
+            )
+            await conn.execute(
+                f"CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)"
+                + (f" WITH ({reloptions})" if reloptions else "")
+            )
+        for definition in await conn.fetch(
+            "SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint"
+            " WHERE conrelid = 'link_click_analytics'::regclass AND contype = 'f'"
+        ):
+            await conn.execute(f"ALTER TABLE bench_analytics_floor ADD {definition['d']}")
+        await conn.execute("INSERT INTO bench_applications_floor SELECT * FROM job_applications")
+        await conn.execute("VACUUM ANALYZE bench_applications_floor")
+        await conn.execute("SET jit = off")
+        t0 = time.perf_counter()
+        await conn.execute(
+            """
+            WITH agg AS (
+              SELECT lt.application_id, count(*) AS n, min(lc.clicked_at) AS first_at,
+                     max(lc.clicked_at) AS last_at
+              FROM link_tracking lt
+              JOIN link_clicks lc ON lc.tracking_id = lt.tracking_id
+              WHERE NOT lc.is_bot AND lc.clicked_at <= $1
+              GROUP BY lt.application_id
+            ), stored AS (
+              INSERT INTO bench_analytics_floor (application_id, job_id, total_click_events,
+                                                 time_between_first_last_click, calculated_at)
+              SELECT agg.application_id, ja.job_id, agg.n, agg.last_at - agg.first_at,
+                     agg.last_at
+              FROM agg JOIN job_applications ja ON ja.id = agg.application_id
+              RETURNING 1
+            )
+            UPDATE bench_applications_floor ja
+            SET total_clicks = agg.n, first_click_timestamp = agg.first_at,
+                last_click_timestamp = agg.last_at
+            FROM agg WHERE ja.id = agg.application_id AND (SELECT count(*) FROM stored) >= 0
+            """,
+            as_of,
+        )
+        seconds = time.perf_counter() - t0
+        await conn.execute("DROP TABLE bench_analytics_floor, bench_applications_floor")
+        return seconds
+    finally:
+        await conn.close()
+
+
 async def _simulate_day(url: str, as_of: datetime, seed: int) -> tuple[int, float]:
     """2% of the applications get 3 human clicks during the day after ``as_of``."""
     conn = await asyncpg.connect(url)
@@ -367,7 +430,16 @@ async def bench_size(
 
         settings = Settings(database_url=url, redis_url=redis_url)
         temp_before, result["work_mem"] = await _temp_bytes(server_url, name)
-        labels = ("floor", "writing_floor", "full", "day", "nightly", "rerun", "check")
+        labels = (
+            "floor",
+            "writing_floor",
+            "storing_floor",
+            "full",
+            "day",
+            "nightly",
+            "rerun",
+            "check",
+        )
         runs = (
             # label, asOf, incremental
             ("full", now, False),
@@ -391,6 +463,7 @@ async def bench_size(
             result["writing_floor_all"].append(
                 min([await _writing_floor(url, now) for _ in range(2)])
             )
+            result["storing_floor_all"].append(await _storing_floor(url, now))
             for label, as_of, incremental in runs:
                 if label == "nightly":
                     clicks, seconds = await _simulate_day(url, now, seed + rep)
@@ -461,6 +534,12 @@ def _report(r: dict[str, Any]) -> None:
         f"  writing floor             {span('writing_floor')}  {n / wfloor:>10,.0f} apps/s"
         f"  ({wfloor / floor:.2f}x the floor)"
     )
+    sfloor = r["storing_floor_s"]
+    print(
+        f"  storing floor             {span('storing_floor')}  {n / sfloor:>10,.0f} apps/s"
+        f"  ({sfloor / wfloor:.2f}x the writing floor; with the foreign keys and the §1.1"
+        " update of job_applications)"
+    )
     targets = {"full": ("writing floor", wfloor, 2.0), "nightly": ("floor", floor, 1.0)}
     targets["rerun"] = ("floor", floor, 0.1)
     targets["check"] = ("writing floor", wfloor, 2.0)
@@ -476,9 +555,10 @@ def _report(r: dict[str, Any]) -> None:
     )
     for label in ("full", "nightly", "rerun", "check"):
         what, base, target = targets[label]
+        also = f", {r['full_s'] / sfloor:.2f}x the storing floor" if label == "full" else ""
         print(
             f"  {names[label]:<25} {span(label)}  written {r[f'{label}_written']:>9,}"
-            f"  {r[f'{label}_s'] / base:5.2f}x the {what} (target <= {target:g}x)"
+            f"  {r[f'{label}_s'] / base:5.2f}x the {what} (target <= {target:g}x){also}"
             f"  RSS growth {r[f'{label}_rss_growth_mb']:5.1f} MB"
             f"  backend peak {r[f'{label}_backend_mb']:6.1f} MB"
         )
