@@ -34,7 +34,8 @@ CREATE_APP = """mutation($i: CreateApplicationInput!) {
   createApplication(input: $i) {
     id status createdAt job { id } statusHistory { status changedAt } } }"""
 UPDATE_STATUS = """mutation($i: UpdateApplicationStatusInput!) {
-  updateApplicationStatus(input: $i) { id status statusHistory { status changedAt } } }"""
+  updateApplicationStatus(input: $i) {
+    id status job { id title } statusHistory { status changedAt } } }"""
 CREATE_LINK = """mutation($i: CreateTrackedLinkInput!) {
   createTrackedLink(input: $i) { trackingId redirectUrl originalUrl linkFunction linkType
     isActive job { id } application { id } } }"""
@@ -141,10 +142,14 @@ async def test_create_application_and_status_changes_write_history(api: Api) -> 
         )
     )["updateApplicationStatus"]
     assert changed["status"] == "INTERVIEW"
+    # The written row comes back with its job (db.applications reads it in the same statement).
+    assert changed["job"] == {"id": job["createJob"]["id"], "title": "Engineer"}
     assert changed["statusHistory"] == [
         {"status": "APPLIED", "changedAt": "2025-07-01T09:00:00+00:00"},
         {"status": "INTERVIEW", "changedAt": "2025-07-05T12:30:00+00:00"},
     ]
+    without_job = data(await api(CREATE_APP, i={}))["createApplication"]
+    assert without_job["job"] is None
 
 
 # --- tracked links ----------------------------------------------------------------------------
