@@ -184,19 +184,23 @@ async def _reset_outputs(url: str) -> None:
 _DAY_MARK = "bench_day"
 
 
+async def _empty_copy(conn: asyncpg.Connection, copy: str, table: str) -> None:
+    """An empty table like `table`: its columns, indexes and fill factor (no foreign keys)."""
+    await conn.execute(f"DROP TABLE IF EXISTS {copy}")
+    reloptions = await conn.fetchval(
+        "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = $1::regclass", table
+    )
+    await conn.execute(
+        f"CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)"
+        + (f" WITH ({reloptions})" if reloptions else "")
+    )
+
+
 async def _writing_floor(url: str, as_of: datetime) -> float:
     """The bare GROUP BY inserted into an empty copy of link_click_analytics (same indexes)."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("DROP TABLE IF EXISTS bench_analytics_floor")
-        reloptions = await conn.fetchval(
-            "SELECT array_to_string(reloptions, ', ') FROM pg_class"
-            " WHERE oid = 'link_click_analytics'::regclass"
-        )
-        await conn.execute(
-            "CREATE TABLE bench_analytics_floor (LIKE link_click_analytics INCLUDING ALL)"
-            + (f" WITH ({reloptions})" if reloptions else "")
-        )
+        await _empty_copy(conn, "bench_analytics_floor", "link_click_analytics")
         await conn.execute("SET jit = off")
         t0 = time.perf_counter()
         await conn.execute(
@@ -226,19 +230,8 @@ async def _storing_floor(url: str, as_of: datetime) -> float:
     the state the run starts from), by one statement. For reference, not a target."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("DROP TABLE IF EXISTS bench_analytics_floor, bench_applications_floor")
-        for copy, table in (
-            ("bench_analytics_floor", "link_click_analytics"),
-            ("bench_applications_floor", "job_applications"),
-        ):
-            reloptions = await conn.fetchval(
-                "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = $1::regclass",
-                table,
-            )
-            await conn.execute(
-                f"CREATE TABLE {copy} (LIKE {table} INCLUDING ALL)"
-                + (f" WITH ({reloptions})" if reloptions else "")
-            )
+        await _empty_copy(conn, "bench_analytics_floor", "link_click_analytics")
+        await _empty_copy(conn, "bench_applications_floor", "job_applications")
         for definition in await conn.fetch(
             "SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint"
             " WHERE conrelid = 'link_click_analytics'::regclass AND contype = 'f'"
